@@ -1,0 +1,292 @@
+// The binary contract between the control plane (TypeScript) and the hot path (AssemblyScript).
+//
+// This file is compiled by both compilers, so it holds nothing but `const enum`s of literal
+// values: no AssemblyScript types, no Node APIs. Every offset is in bytes; every multi-byte
+// field in linear memory is little-endian (wasm's native order). Packet bytes are untouched
+// network order.
+//
+// A change here is an ABI change: bump Abi.Version.
+
+export const enum Abi {
+  Version = 1,
+  Magic = 0x74776e66, // "twnf"
+}
+
+/** What init() returns. */
+export const enum InitError {
+  None = 0,
+  Magic = 1, // the control block does not start with Abi.Magic
+  Version = 2, // the control block was written for another Abi.Version
+}
+
+// ── Classification key ───────────────────────────────────────────────────────────────────────
+// The parser turns every packet into 20 u32 lanes; a rule is a box: one [lo, hi] range per lane.
+// Lanes are grouped in fours so that the leaf check compares one v128 at a time, most selective
+// group first (a rule usually fails on group 0 and the rest is never loaded).
+//
+//  group 0 │ Src0      │ Dst0      │ SrcPort   │ DstPort   │
+//  group 1 │ Proto     │ Family    │ InPort    │ OutPort   │
+//  group 2 │ Src1      │ Src2      │ Src3      │ Dst1      │
+//  group 3 │ Dst2      │ Dst3      │ Direction │ VlanOuter │
+//  group 4 │ VlanInner │ (spare)   │ (spare)   │ (spare)   │
+//
+// IPv4 addresses live in Src0/Dst0 with the other words 0; IPv6 addresses are four
+// big-endian words, Src0 the most significant. A prefix of either family is exactly a product
+// of per-word ranges, so prefixes need no special case.
+export const enum Lane {
+  Src0 = 0, Dst0 = 1, SrcPort = 2, DstPort = 3,
+  Proto = 4, Family = 5, InPort = 6, OutPort = 7,
+  Src1 = 8, Src2 = 9, Src3 = 10, Dst1 = 11,
+  Dst2 = 12, Dst3 = 13, Direction = 14, VlanOuter = 15,
+  VlanInner = 16, Spare17 = 17, Spare18 = 18, Spare19 = 19,
+  Count = 20,
+  Bytes = 80,
+}
+
+// Out-of-band lane values: a packet that lacks a field carries a value no real field has, so a
+// rule that names the field can never match it, while a wildcard (which includes the value) does.
+export const enum LaneValue {
+  FamilyNone = 0, // not IP
+  FamilyIpv4 = 4,
+  FamilyIpv6 = 6,
+  FamilyMax = 6,
+  ProtoNone = 256, // not IP
+  PortNone = 65536, // no transport header: not TCP/UDP/SCTP, non-first fragment, truncated or malformed
+  VlanNone = 4096, // no tag at this level
+  DirectionInbound = 0, // entered on an `outside` port
+  DirectionOutbound = 1, // entered on an `inside` port
+  PortIndexNone = 255, // OutPort of a packet with no egress (policy drop)
+  U32Max = 0xffffffff,
+}
+
+// ── Control block ────────────────────────────────────────────────────────────────────────────
+// One per data-plane instance, written by the runtime before init(); the addresses of every other
+// region. Only ActiveBank and TableVersion change after init (control plane → hot path), and only
+// ObservedVersion is written by the hot path (its acknowledgement of a bank switch).
+export const enum Control {
+  Magic = 0,
+  AbiVersion = 4,
+  ActiveBank = 8, // u32: 0 or 1; read once at the start of each batch
+  TableVersion = 12, // u32: bumped with every publish; also invalidates the flow cache
+  ObservedVersion = 16, // u32: the TableVersion the last completed batch ran on
+  PortCount = 20,
+  PortTable = 24, // → PortConfig[PortCount]
+  PortCounters = 28, // → u64[PortCount][PortCounter.Count]
+  SessionSlots = 32, // number of session slots (≤ Limits.MaxSessions)
+  SessionState = 36, // → SessionState[SessionSlots]
+  SessionCounters = 40, // → u64[SessionSlots][SessionCounter.Count]
+  Bank0 = 44,
+  Bank1 = 48,
+  BankBytes = 52,
+  FlowCache = 56, // → FlowEntry[FlowCacheMask + 1]
+  FlowCacheMask = 60, // entries − 1 (a power of two minus one); 0 disables the cache
+  FramePool = 64, // → frame 0
+  FrameStride = 68, // bytes per frame slot (headroom + data room)
+  FrameHeadroom = 72, // bytes before the data start of a freshly received frame
+  FrameCount = 76,
+  RxFree = 80, // → Ring of u32 frame indices the drivers receive into
+  ReplicaFree = 84, // → Ring of u32 frame indices replicas are built in
+  GlobalCounters = 88, // → u64[GlobalCounter.Count]
+  Scratch = 92, // → 256 bytes of scratch for the hot path (the key lives here)
+  BatchMax = 96, // most packets one process() call takes
+  Size = 128,
+}
+
+export const enum Limits {
+  MaxPorts = 32, // port indices 0..31; 255 means "none"
+  MaxSessions = 64, // one bit each in the u64 session masks
+  MaxTemplate = 96, // bytes of prebuilt encapsulation per session
+  MaxFrame = 16384, // largest frame slot a board may configure
+}
+
+// ── Ports ────────────────────────────────────────────────────────────────────────────────────
+export const enum PortConfig {
+  RxRing = 0, // → Ring of Desc, driver → hot path
+  TxOrigRing = 4, // → Ring of Desc, originals out (hot path → driver)
+  TxReplicaRing = 8, // → Ring of Desc, replicas out
+  CrossConnect = 12, // egress port of originals received here (wire mode), 255 = drop by policy
+  Mtu = 16, // largest IP packet this port sends (excludes the Ethernet header)
+  Side = 20, // 0 outside (traffic arriving here is inbound), 1 inside (outbound)
+  Flags = 24,
+  Size = 64,
+}
+
+// ── Rings ────────────────────────────────────────────────────────────────────────────────────
+// Single-producer single-consumer. Prod and Cons are free-running u32 indices (they wrap at
+// 2^32, never reset); a slot is (index & Mask). Used = Prod − Cons in u32 arithmetic; the ring
+// is full when Used == Mask + 1. Each index sits in its own 64-byte line.
+export const enum Ring {
+  Prod = 0,
+  Cons = 64,
+  Mask = 128, // capacity − 1, capacity a power of two
+  SlotBytes = 132, // Desc.Size for descriptor rings, 4 for frame-index rings
+  Header = 192, // slots follow the header
+}
+
+// ── Descriptors ──────────────────────────────────────────────────────────────────────────────
+export const enum Desc {
+  Addr = 0, // u32 address of the first packet byte
+  Frame = 4, // u32 frame index (its pool is given by DescFlag.ReplicaPool)
+  Len = 8, // u16 bytes present
+  OrigLen = 10, // u16 bytes the packet had on the wire (≥ Len when the capture was truncated)
+  InPort = 12, // u8
+  OutPort = 13, // u8
+  Flags = 14, // u16 DescFlag
+  Timestamp = 16, // i64 nanoseconds: receive time of an original, send time of a replica
+  Session = 24, // u32 session index that produced a replica (0xffffffff for originals)
+  Aux = 28, // u32 replica: bytes the replica's inner packet lost to truncation
+  Size = 32,
+}
+
+export const enum DescFlag {
+  Replica = 1, // built by the replicate stage; never classified again
+  Truncated = 2, // replica inner packet shorter than the original
+  ReplicaPool = 4, // the frame belongs to the replica pool
+  Redirected = 8, // an original diverted to a cache (encapsulated in place)
+}
+
+// ── Tables (one bank) ────────────────────────────────────────────────────────────────────────
+// Built by the control plane in the inactive bank and published by flipping Control.ActiveBank.
+// Offsets inside a bank are relative to the bank's start, so one image fits any bank address.
+export const enum Bank {
+  Magic = 0,
+  Bytes = 4, // size of the image
+  Forest = 8, // → Forest: the classifier's trees
+  Rules = 12, // → Rule[RuleCount]
+  RuleCount = 16,
+  RuleMeta = 20, // → RuleMeta[RuleCount]
+  SessionCount = 24,
+  Sessions = 28, // → SessionConfig[SessionCount]; session i is bit i of the masks
+  ReplicateMask = 32, // u64: sessions of mode sniff, dup or race
+  RedirectMask = 40, // u64: sessions of mode redirect, lowest bit = highest priority
+  Templates = 48, // → encapsulation templates
+  Header = 64,
+}
+
+export const enum BankMagic {
+  Value = 0x6b6e6274, // "tbnk"
+}
+
+// A rule is a box stored as lo lanes then widths (hi − lo), 16-byte aligned so each group is one
+// v128 load; a key fits when (key − lo) ≤ width on every lane, unsigned.
+export const enum Rule {
+  Lo = 0,
+  Width = 80,
+  Size = 160,
+}
+
+export const enum RuleMeta {
+  Id = 0, // the user's rule number (ClassBench line, filter clause)
+  Category = 4, // session index
+  Size = 8,
+}
+
+// The classifier is a forest: a few trees searched in order of their best rule (see
+// firmware/shell/tables/forest.ts for why). A tree is skipped when it holds no category still
+// unresolved and no rule better than the best match so far.
+//  Forest: │ Count u32 │ 12 pad │ ForestTree × Count │
+export const enum Forest {
+  Count = 0,
+  Trees = 16,
+}
+
+export const enum ForestTree {
+  Root = 0, // NodeRef
+  MinRule = 4, // index of the tree's highest-priority rule
+  CategoryMask = 8, // u64
+  Size = 16,
+}
+
+// Tree nodes. A NodeRef is an offset in the bank; bit 31 set means it points at a leaf.
+//  Node: │ Dim u32 │ 12 pad │ Thresholds u32×8 │ Children NodeRef×8 │
+// Child i holds keys in (Thresholds[i−1], Thresholds[i]]; unused thresholds are 0xffffffff, so the
+// child index is simply the number of thresholds below the key (two v128 compares and popcnt).
+//  Leaf: │ Count u32 │ pad │ CategoryMask u64 │ rule index u32 × Count │ (priority order)
+export const enum Node {
+  Dim = 0,
+  Thresholds = 16,
+  Children = 48,
+  Size = 80,
+  MaxChildren = 8,
+  LeafFlag = 0x80000000,
+}
+
+export const enum Leaf {
+  Count = 0,
+  CategoryMask = 8,
+  Rules = 16,
+}
+
+// ── Sessions ─────────────────────────────────────────────────────────────────────────────────
+export const enum Mode {
+  Sniff = 1,
+  Dup = 2,
+  Race = 3,
+  Redirect = 4,
+}
+
+export const enum Encap {
+  GreWccp = 1, // GRE 0x883E + 4-byte WCCPv2 redirect header + inner IP packet
+  Erspan2 = 2, // GRE (seq) 0x88BE + ERSPAN type II + inner Ethernet frame
+  Erspan3 = 3, // GRE (seq) 0x22EB + ERSPAN type III + inner Ethernet frame
+  GreSeq = 4, // GRE (seq, RFC 2890) carrying the inner IP packet (dup)
+}
+
+export const enum SessionConfig {
+  Slot = 0, // index into SessionState / SessionCounters
+  Generation = 4, // a fresh generation resets the slot's state
+  Mode = 8,
+  Encap = 12,
+  SampleN = 16, // 1-in-N (0 or 1: every packet)
+  Seed = 20, // xorshift32 seed for sampling (non-zero)
+  RatePps = 24, // u32 packets/s, 0 = unlimited
+  BurstPkts = 28, // u32 bucket depth in packets
+  RateBps = 32, // u64 bits/s, 0 = unlimited
+  BurstBits = 40, // u64 bucket depth in bits
+  Snaplen = 48, // inner bytes kept, 0 = whole packet
+  EgressPort = 52,
+  Mtu = 56, // largest outer IP packet
+  TemplateOff = 60, // bank offset of the template
+  TemplateLen = 64,
+  IpOff = 68, // outer IPv4 header offset inside the template
+  GreOff = 72, // GRE header offset inside the template
+  IpSum = 76, // ones'-complement sum of the outer IPv4 header with length, id and checksum zero
+  ServiceId = 80,
+  Flags = 84, // SessionFlag
+  Size = 128,
+}
+
+export const enum SessionFlag {
+  DynamicService = 1, // WCCP redirect header D bit
+}
+
+export const enum SessionState {
+  Generation = 0,
+  Rng = 4,
+  TokensPkts = 8, // i64 packet tokens × 1e9
+  TokensBits = 16, // i64 bit tokens × 1e9
+  LastNs = 24, // i64 time of the last refill
+  Sequence = 32, // u32 GRE / ERSPAN sequence
+  IpId = 36, // u32 outer IPv4 identification
+  Size = 64,
+}
+
+// ── Flow cache ───────────────────────────────────────────────────────────────────────────────
+// Direct-mapped, exact key, tagged with the TableVersion it was filled under.
+export const enum FlowEntry {
+  Key = 0, // Lane.Bytes
+  Version = 80,
+  Rule = 84, // first matching rule index + 1 (0: none)
+  Mask = 88, // u64 session mask
+  Size = 96,
+}
+
+// ── Bare 5-tuples (the `classify` command and the classification benchmark) ──────────────────
+export const enum TupleField {
+  Src = 0, // u32 IPv4 source, host order
+  Dst = 4, // u32 IPv4 destination
+  SrcPort = 8, // u16
+  DstPort = 10, // u16
+  Proto = 12, // u32
+  Size = 16,
+}

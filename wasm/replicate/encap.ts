@@ -1,0 +1,107 @@
+// Encapsulation of a replica (or of a redirected original) from the session's prebuilt template.
+//
+// The control plane builds each session's template once: outer Ethernet, outer IPv4 with the
+// length, identification and checksum zeroed (their partial sum precomputed in IpSum), the GRE
+// header and the WCCP or ERSPAN header with every static field set. Per packet the hot path
+// copies it and patches only what changes: IPv4 total length, identification and checksum; the
+// GRE sequence number; the ERSPAN VLAN, truncated bit and timestamp; the WCCP bucket.
+//
+// References: RFC 2784/2890 (GRE, sequence number), draft-wilson-wrec-wccp-v2 §4.12 (redirect
+// header), draft-foschiano-erspan-03 (type II and III headers).
+
+import { Encap, Lane, LaneValue, SessionConfig, SessionFlag, SessionState } from '../abi';
+import { storeBe16, storeBe32, be16 } from '../wire/bytes';
+import { foldComplement } from '../wire/checksum';
+import { EtherType } from '../wire/ethernet';
+import { Ipv4 } from '../wire/ip';
+
+export namespace GreField {
+  @inline export const Protocol: u32 = 2;
+  @inline export const Sequence: u32 = 4; // present when the S bit is set
+}
+
+export namespace WccpRedirect {
+  @inline export const Offset: u32 = 4; // after the 4-byte GRE header
+  @inline export const Flags: u32 = 0;
+  @inline export const ServiceId: u32 = 1;
+  @inline export const AltBucket: u32 = 2;
+  @inline export const PrimaryBucket: u32 = 3;
+  @inline export const DynamicFlag: u32 = 0x01; // Wireshark's gre.wccp.dynamic_service
+}
+
+export namespace Erspan {
+  @inline export const Offset: u32 = 8; // after the 8-byte GRE header with sequence
+  @inline export const VerVlan: u32 = 0;
+  @inline export const CosEnTSession: u32 = 2;
+  @inline export const Timestamp: u32 = 4; // type III
+  @inline export const VersionII: u32 = 1;
+  @inline export const VersionIII: u32 = 2;
+  @inline export const TruncatedBit: u32 = 1 << 10;
+  @inline export const EncapTagged: u32 = 3 << 11; // type II "En": VLAN tag preserved in the frame
+  @inline export const SessionMask: u32 = 0x3ff;
+  @inline export const TimestampUnitNs: i64 = 100; // granularity 01: 100 ns
+}
+
+/**
+ * WCCPv2 primary bucket of the destination address (draft-wilson §4.2: "h = key; h ^= h>>16;
+ * h ^= h>>8; bucket = h & 0xFF" with the destination IP as the key of the standard service).
+ */
+@inline export function wccpBucket(key: usize): u32 {
+  let h = load<u32>(key + Lane.Dst0 * 4);
+  h ^= h >> 16;
+  h ^= h >> 8;
+  return h & 0xff;
+}
+
+/**
+ * Writes the session's encapsulation at `dst` for an inner packet of `innerLen` bytes and returns
+ * the header length. `key` is the inner packet's classification key: ERSPAN copies its outer VLAN,
+ * the sequenced GRE form takes its family, the WCCP header its bucket. `truncated` sets the
+ * ERSPAN T bit; `now` is the ERSPAN III timestamp.
+ */
+export function writeEncap(dst: usize, bank: usize, cfg: usize, state: usize, innerLen: u32,
+                           truncated: bool, now: i64, key: usize): u32 {
+  const len = load<u32>(cfg, SessionConfig.TemplateLen);
+  memory.copy(dst, bank + <usize>load<u32>(cfg, SessionConfig.TemplateOff), len);
+
+  // Outer IPv4: length, identification, checksum.
+  const ipOff = load<u32>(cfg, SessionConfig.IpOff);
+  const ip = dst + ipOff;
+  const total = len - ipOff + innerLen;
+  const id = load<u32>(state, SessionState.IpId) & 0xffff;
+  store<u32>(state, id + 1, SessionState.IpId);
+  storeBe16(ip + Ipv4.TotalLen, total);
+  storeBe16(ip + Ipv4.Id, id);
+  storeBe16(ip + Ipv4.Checksum, foldComplement(<u64>load<u32>(cfg, SessionConfig.IpSum) + <u64>total + <u64>id));
+
+  const gre = dst + load<u32>(cfg, SessionConfig.GreOff);
+  const kind = load<u32>(cfg, SessionConfig.Encap);
+  if (kind == Encap.GreWccp) {
+    const r = gre + WccpRedirect.Offset;
+    store<u8>(r + WccpRedirect.Flags, (load<u32>(cfg, SessionConfig.Flags) & SessionFlag.DynamicService) != 0 ? WccpRedirect.DynamicFlag : 0);
+    store<u8>(r + WccpRedirect.PrimaryBucket, wccpBucket(key));
+    return len;
+  }
+
+  const seq = load<u32>(state, SessionState.Sequence);
+  store<u32>(state, seq + 1, SessionState.Sequence);
+  storeBe32(gre + GreField.Sequence, seq);
+
+  if (kind == Encap.GreSeq) {
+    const v6 = load<u32>(key + Lane.Family * 4) == LaneValue.FamilyIpv6;
+    storeBe16(gre + GreField.Protocol, v6 ? EtherType.Ipv6 : EtherType.Ipv4);
+    return len;
+  }
+
+  const e = gre + Erspan.Offset;
+  const vid = load<u32>(key + Lane.VlanOuter * 4);
+  const tagged = vid != LaneValue.VlanNone;
+  const version = kind == Encap.Erspan2 ? Erspan.VersionII : Erspan.VersionIII;
+  storeBe16(e + Erspan.VerVlan, (version << 12) | (tagged ? vid : 0));
+  let word = be16(e + Erspan.CosEnTSession);
+  if (truncated) word |= Erspan.TruncatedBit;
+  if (tagged && kind == Encap.Erspan2) word |= Erspan.EncapTagged;
+  storeBe16(e + Erspan.CosEnTSession, word);
+  if (kind == Encap.Erspan3) storeBe32(e + Erspan.Timestamp, <u32>(now / Erspan.TimestampUnitNs));
+  return len;
+}

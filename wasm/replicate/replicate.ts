@@ -1,0 +1,170 @@
+// The replicate stage: one matched packet, one session → at most one replica on the session's
+// replica queue. Best effort and bounded: every way a replica can fail to go out increments one
+// named counter (SessionCounter), and nothing here can touch the original's bytes or its slot.
+//
+// Order of checks (each a named drop): sampling → policer → encapsulation can carry it → MTU
+// (sniff truncates instead) → replica ring space → a free replica frame.
+//
+// Also here: the redirect stage, which diverts an original to a cache by encapsulating it in
+// place (in the frame's headroom), for WCCP redirect sessions.
+
+import { Control, Desc, DescFlag, Encap, Mode, PortConfig, SessionConfig, SessionState } from '../abi';
+import { SessionCounter } from '../counters';
+import { ParseFlag, parsedIpLen, parsedL3 } from '../wire/parse';
+import { ringFree, ringPopIndex, ringProdSlot, ringSubmit } from '../ring/ring';
+import { policerAdmit, policerReset } from './police';
+import { sampleKeep } from './sample';
+import { writeEncap } from './encap';
+import { frameData, frameSlot } from '../ring/frames';
+
+@inline function bump(counters: usize, which: u32, by: u64 = 1): void {
+  const p = counters + (<usize>which << 3);
+  store<u64>(p, load<u64>(p) + by);
+}
+
+/** Session state follows its config's generation: a reused slot starts afresh. */
+@inline export function sessionState(ctl: usize, cfg: usize, now: i64): usize {
+  const slot = load<u32>(cfg, SessionConfig.Slot);
+  const state = <usize>load<u32>(ctl + Control.SessionState) + <usize>slot * SessionState.Size;
+  const generation = load<u32>(cfg, SessionConfig.Generation);
+  if (load<u32>(state, SessionState.Generation) != generation) {
+    store<u32>(state, generation, SessionState.Generation);
+    const seed = load<u32>(cfg, SessionConfig.Seed);
+    store<u32>(state, seed != 0 ? seed : 0x2545f491, SessionState.Rng);
+    store<u32>(state, 0, SessionState.Sequence);
+    store<u32>(state, 0, SessionState.IpId);
+    policerReset(cfg, state, now);
+  }
+  return state;
+}
+
+@inline export function sessionCounters(ctl: usize, cfg: usize): usize {
+  const slot = load<u32>(cfg, SessionConfig.Slot);
+  return <usize>load<u32>(ctl + Control.SessionCounters) + <usize>slot * (SessionCounter.Count << 3);
+}
+
+/** Builds and queues one replica of the packet in `desc` for session `session`. */
+export function replicate(ctl: usize, bank: usize, session: u32, cfg: usize, desc: usize,
+                          parseFlags: u32, key: usize, now: i64): void {
+  const state = sessionState(ctl, cfg, now);
+  const counters = sessionCounters(ctl, cfg);
+  const frame = <usize>load<u32>(desc, Desc.Addr);
+  const len = <u32>load<u16>(desc, Desc.Len);
+  const origLen = <u32>load<u16>(desc, Desc.OrigLen);
+  const ts = load<i64>(desc, Desc.Timestamp);
+
+  bump(counters, SessionCounter.Matched);
+  bump(counters, SessionCounter.BytesMatched, origLen);
+
+  if (!sampleKeep(state, load<u32>(cfg, SessionConfig.SampleN))) {
+    bump(counters, SessionCounter.SampledOut);
+    return;
+  }
+
+  // What the encapsulation carries: the whole frame (ERSPAN) or the IP packet (GRE forms).
+  const encap = load<u32>(cfg, SessionConfig.Encap);
+  let inner = frame;
+  let present = len;
+  let wire = origLen;
+  if (encap == Encap.GreWccp || encap == Encap.GreSeq) {
+    if ((parseFlags & ParseFlag.Ip) == 0) {
+      bump(counters, SessionCounter.NotCarried);
+      return;
+    }
+    inner = frame + parsedL3;
+    wire = parsedIpLen;
+    present = len - parsedL3;
+    if (present > wire) present = wire; // drop Ethernet padding
+  }
+
+  let keep = present;
+  const snaplen = load<u32>(cfg, SessionConfig.Snaplen);
+  if (snaplen != 0 && keep > snaplen) keep = snaplen;
+
+  const header = load<u32>(cfg, SessionConfig.TemplateLen);
+  const outerIpOverhead = header - load<u32>(cfg, SessionConfig.IpOff);
+  const mtu = load<u32>(cfg, SessionConfig.Mtu);
+  if (outerIpOverhead + keep > mtu) {
+    if (load<u32>(cfg, SessionConfig.Mode) != Mode.Sniff) {
+      bump(counters, SessionCounter.Mtu);
+      return;
+    }
+    keep = mtu - outerIpOverhead; // sniff: cut to fit, flagged truncated, original length kept
+  }
+
+  if (!policerAdmit(cfg, state, header + keep, ts)) {
+    bump(counters, SessionCounter.RateLimited);
+    return;
+  }
+
+  const egress = load<u32>(cfg, SessionConfig.EgressPort);
+  const port = <usize>load<u32>(ctl + Control.PortTable) + <usize>egress * PortConfig.Size;
+  const ring = <usize>load<u32>(port, PortConfig.TxReplicaRing);
+  if (ringFree(ring) == 0) {
+    bump(counters, SessionCounter.RingFull);
+    return;
+  }
+  const index = ringPopIndex(<usize>load<u32>(ctl + Control.ReplicaFree));
+  if (index < 0) {
+    bump(counters, SessionCounter.NoFrame);
+    return;
+  }
+
+  const truncated = keep < wire;
+  const data = frameData(ctl, <u32>index);
+  writeEncap(data, bank, cfg, state, keep, truncated, ts, key);
+  memory.copy(data + header, inner, keep);
+
+  const out = ringProdSlot(ring, 0);
+  store<u32>(out, <u32>data, Desc.Addr);
+  store<u32>(out, <u32>index, Desc.Frame);
+  store<u16>(out, <u16>(header + keep), Desc.Len);
+  const fullLen = header + wire;
+  store<u16>(out, <u16>(fullLen > 0xffff ? 0xffff : fullLen), Desc.OrigLen);
+  store<u8>(out, load<u8>(desc, Desc.InPort), Desc.InPort);
+  store<u8>(out, <u8>egress, Desc.OutPort);
+  store<u16>(out, <u16>(DescFlag.Replica | DescFlag.ReplicaPool | (truncated ? DescFlag.Truncated : 0)), Desc.Flags);
+  store<i64>(out, ts, Desc.Timestamp);
+  store<u32>(out, session, Desc.Session);
+  store<u32>(out, wire - keep, Desc.Aux);
+  ringSubmit(ring, 1);
+
+  bump(counters, SessionCounter.Replicated);
+  bump(counters, SessionCounter.BytesReplicated, keep);
+  if (truncated) bump(counters, SessionCounter.TruncatedReplicas);
+}
+
+/**
+ * Whether the original in `desc` can be diverted to the cache of redirect session `cfg`: its IP
+ * packet plus the encapsulation must fit the cache path MTU, and the encapsulation must fit in
+ * front of the IP header inside the frame slot. When it cannot, the caller forwards the original
+ * normally (fail open) and counts RedirectBypassed.
+ */
+export function redirectFits(ctl: usize, cfg: usize, desc: usize, parseFlags: u32): bool {
+  if ((parseFlags & ParseFlag.Ip) == 0) return false;
+  const header = load<u32>(cfg, SessionConfig.TemplateLen);
+  const outerIpOverhead = header - load<u32>(cfg, SessionConfig.IpOff);
+  if (outerIpOverhead + parsedIpLen > load<u32>(cfg, SessionConfig.Mtu)) return false;
+  const inner = <usize>load<u32>(desc, Desc.Addr) + parsedL3;
+  return inner >= frameSlot(ctl, load<u32>(desc, Desc.Frame)) + header;
+}
+
+/**
+ * Encapsulates an original for its cache in place: writes the session's header into the bytes in
+ * front of the IP header (the Ethernet header and headroom) and points `out` (the descriptor
+ * already queued on the cache port) at it. Call only after redirectFits() and after the replicate
+ * stage has read the frame.
+ */
+export function redirectEncapsulate(ctl: usize, bank: usize, cfg: usize, out: usize, key: usize, now: i64): void {
+  const header = load<u32>(cfg, SessionConfig.TemplateLen);
+  const inner = <usize>load<u32>(out, Desc.Addr) + parsedL3;
+  let present = <u32>load<u16>(out, Desc.Len) - parsedL3;
+  if (present > parsedIpLen) present = parsedIpLen;
+  const state = sessionState(ctl, cfg, now);
+  const start = inner - header;
+  writeEncap(start, bank, cfg, state, parsedIpLen, false, now, key);
+  store<u32>(out, <u32>start, Desc.Addr);
+  store<u16>(out, <u16>(header + present), Desc.Len);
+  store<u16>(out, <u16>(header + parsedIpLen), Desc.OrigLen);
+  store<u16>(out, load<u16>(out, Desc.Flags) | DescFlag.Redirected, Desc.Flags);
+}
