@@ -1,0 +1,47 @@
+// Loads the data-plane module (build/dataplane.wasm, built by `npm run build`, which `npm install`
+// runs) and gives it a typed face. The module has no imports: an instance is its memory plus the
+// exported functions below. Compiled once per process; instantiated once per line card.
+
+import { readFileSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export interface DataplaneExports {
+  readonly memory: WebAssembly.Memory;
+  heapBase(): number;
+  init(control: number): number;
+  process(maxBatch: number, now: bigint): number;
+  classifyTuples(bank: number, tuples: number, count: number, out: number, key: number): void;
+  pcapIngest(control: number, port: number, buf: number, len: number, swapped: number, nanos: number): number;
+  pcapEmit(control: number, ring: number, out: number, cap: number, nanos: number): number;
+  pcapngEmit(control: number, ring: number, out: number, cap: number, iface: number): number;
+  readonly ingestError: WebAssembly.Global;
+  readonly ingestErrorAt: WebAssembly.Global;
+}
+
+export const WASM_PATH = fileURLToPath(new URL('../../build/dataplane.wasm', import.meta.url));
+
+let compiled: WebAssembly.Module | undefined;
+
+/** The compiled module; a clear error when the build is missing. */
+export function dataplaneModule(): WebAssembly.Module {
+  if (!compiled) {
+    if (!existsSync(WASM_PATH)) {
+      throw new Error(`${path.relative(process.cwd(), WASM_PATH)} is missing: run "npm run build" (npm install does it)`);
+    }
+    compiled = new WebAssembly.Module(readFileSync(WASM_PATH));
+  }
+  return compiled;
+}
+
+/** A fresh instance with its own memory. */
+export function instantiateDataplane(): DataplaneExports {
+  const instance = new WebAssembly.Instance(dataplaneModule(), {});
+  return instance.exports as unknown as DataplaneExports;
+}
+
+/** Grows `memory` so that at least `bytes` are addressable. Invalidates every view of it. */
+export function ensureMemory(memory: WebAssembly.Memory, bytes: number): void {
+  const have = memory.buffer.byteLength;
+  if (bytes > have) memory.grow(Math.ceil((bytes - have) / 65536));
+}

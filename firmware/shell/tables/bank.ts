@@ -1,0 +1,186 @@
+// Lays out one table bank: the image the control plane writes into the inactive bank of every
+// line card and publishes with one store (wasm/abi.ts `Bank`, `Rule`, `Node`, `Leaf`,
+// `SessionConfig`). Offsets inside the image are relative to its start, so the same bytes fit
+// any bank address on any card.
+//
+//  ┌ Header ┬ Rules (160 × n) ┬ RuleMeta (8 × n) ┬ Forest ┬ Nodes (80 × m) ┬ Leaves ┬ Sessions (128 × s) ┬ Templates ┐
+//
+// Contract: inputs come from the compilers in this folder and from sessions/, already validated;
+// this file checks only the layout invariants it owns (sizes, alignment, category range) and
+// throws on violation.
+
+import { Bank, BankMagic, Forest, ForestTree, Lane, Leaf, Limits, Mode, Node, Rule, RuleMeta, SessionConfig } from '../../../wasm/abi.ts';
+import type { ClassifierRule, CompiledForest, TreeRef } from './tree.ts';
+
+/** A session as the hot path sees it: every field of SessionConfig plus its template bytes. */
+export interface SessionTableEntry {
+  readonly slot: number;
+  readonly generation: number;
+  readonly mode: Mode;
+  readonly encap: number;
+  readonly sampleN: number;
+  readonly seed: number;
+  readonly ratePps: number;
+  readonly burstPkts: number;
+  readonly rateBps: bigint;
+  readonly burstBits: bigint;
+  readonly snaplen: number;
+  readonly egressPort: number;
+  readonly mtu: number;
+  readonly template: Uint8Array;
+  readonly ipOffset: number;
+  readonly greOffset: number;
+  readonly serviceId: number;
+  readonly flags: number;
+}
+
+export interface BankLayout {
+  readonly image: Uint8Array;
+  readonly bytes: number;
+  readonly sections: { readonly rules: number; readonly ruleMeta: number; readonly forest: number; readonly nodes: number; readonly leaves: number; readonly sessions: number; readonly templates: number };
+}
+
+const align = (v: number, a: number): number => Math.ceil(v / a) * a;
+const CATEGORY_SHIFT = 26; // leaf entry = rule index | category << 26 (wasm/classify/tree.ts)
+
+/** Ones'-complement sum (unfolded) of an IPv4 header with length, id and checksum taken as zero. */
+export function ipv4PartialSum(header: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i < 20; i += 2) {
+    if (i === 2 || i === 4 || i === 10) continue; // total length, identification, checksum
+    sum += (header[i] << 8) | header[i + 1];
+  }
+  return sum;
+}
+
+/** Writes the bank image for these rules, their forest and the sessions (session i = category i). */
+export function layoutBank(rules: readonly ClassifierRule[], forest: CompiledForest, sessions: readonly SessionTableEntry[]): BankLayout {
+  if (sessions.length > Limits.MaxSessions) throw new RangeError(`at most ${Limits.MaxSessions} sessions per bank`);
+  const n = rules.length;
+  const rulesOff = Bank.Header;
+  const metaOff = rulesOff + n * Rule.Size;
+  const forestOff = align(metaOff + n * RuleMeta.Size, 16);
+  const nodesOff = forestOff + Forest.Trees + forest.trees.length * ForestTree.Size;
+  // Every tree's nodes and leaves go in one section each; remember where each tree's start.
+  const nodeBase: number[] = [];
+  let nodeCount = 0;
+  for (const t of forest.trees) {
+    nodeBase.push(nodeCount);
+    nodeCount += t.nodes.length;
+  }
+  const leavesOff = align(nodesOff + nodeCount * Node.Size, 8);
+  const leafOffsets: number[][] = [];
+  let cursor = leavesOff;
+  for (const t of forest.trees) {
+    const offsets: number[] = [];
+    for (const leaf of t.leaves) {
+      offsets.push(cursor);
+      cursor = align(cursor + Leaf.Rules + 4 * leaf.rules.length, 8);
+    }
+    leafOffsets.push(offsets);
+  }
+  const sessionsOff = align(cursor, 16);
+  const templatesOff = sessionsOff + sessions.length * SessionConfig.Size;
+  const templateOffsets: number[] = [];
+  cursor = templatesOff;
+  for (const s of sessions) {
+    if (s.template.length > Limits.MaxTemplate) throw new RangeError(`session template of ${s.template.length} bytes exceeds ${Limits.MaxTemplate}`);
+    templateOffsets.push(cursor);
+    cursor = align(cursor + s.template.length, 8);
+  }
+  const bytes = align(cursor, 64);
+  if (bytes >= Node.LeafFlag) throw new RangeError('bank image exceeds 2 GiB');
+
+  const image = new Uint8Array(bytes);
+  const dv = new DataView(image.buffer);
+  const u32 = (off: number, v: number): void => dv.setUint32(off, v >>> 0, true);
+
+  u32(Bank.Magic, BankMagic.Value);
+  u32(Bank.Bytes, bytes);
+  const ref = (t: number, r: TreeRef): number =>
+    r.leaf ? (leafOffsets[t][r.index] | Node.LeafFlag) >>> 0 : nodesOff + (nodeBase[t] + r.index) * Node.Size;
+  u32(Bank.Forest, forestOff);
+  u32(Bank.Rules, rulesOff);
+  u32(Bank.RuleCount, n);
+  u32(Bank.RuleMeta, metaOff);
+  u32(Bank.SessionCount, sessions.length);
+  u32(Bank.Sessions, sessionsOff);
+  u32(Bank.Templates, templatesOff);
+
+  let replicate = 0n;
+  let redirect = 0n;
+  sessions.forEach((s, i) => {
+    if (s.mode === Mode.Redirect) redirect |= 1n << BigInt(i);
+    else replicate |= 1n << BigInt(i);
+  });
+  dv.setBigUint64(Bank.ReplicateMask, replicate, true);
+  dv.setBigUint64(Bank.RedirectMask, redirect, true);
+
+  for (let r = 0; r < n; r++) {
+    const base = rulesOff + r * Rule.Size;
+    const box = rules[r].box;
+    for (let l = 0; l < Lane.Count; l++) {
+      u32(base + Rule.Lo + 4 * l, box.lo[l]);
+      u32(base + Rule.Width + 4 * l, box.hi[l] - box.lo[l]);
+    }
+    u32(metaOff + r * RuleMeta.Size + RuleMeta.Id, rules[r].id);
+    u32(metaOff + r * RuleMeta.Size + RuleMeta.Category, rules[r].category);
+  }
+
+  u32(forestOff + Forest.Count, forest.trees.length);
+  forest.trees.forEach((tree, t) => {
+    const entry = forestOff + Forest.Trees + t * ForestTree.Size;
+    u32(entry + ForestTree.Root, ref(t, tree.root));
+    u32(entry + ForestTree.MinRule, tree.minRule);
+    dv.setBigUint64(entry + ForestTree.CategoryMask, tree.categoryMask, true);
+
+    tree.nodes.forEach((node, i) => {
+      const base = nodesOff + (nodeBase[t] + i) * Node.Size;
+      u32(base + Node.Dim, node.lane);
+      for (let k = 0; k < Node.MaxChildren; k++) {
+        u32(base + Node.Thresholds + 4 * k, k < node.thresholds.length ? node.thresholds[k] : 0xffffffff);
+      }
+      for (let c = 0; c < Node.MaxChildren; c++) {
+        // Unused children are never selected (their thresholds are 0xffffffff); point them at the last one.
+        u32(base + Node.Children + 4 * c, ref(t, node.children[Math.min(c, node.children.length - 1)]));
+      }
+    });
+
+    tree.leaves.forEach((leaf, i) => {
+      const base = leafOffsets[t][i];
+      u32(base + Leaf.Count, leaf.rules.length);
+      dv.setBigUint64(base + Leaf.CategoryMask, leaf.categoryMask, true);
+      leaf.rules.forEach((r, k) => {
+        if (r >= 1 << CATEGORY_SHIFT) throw new RangeError('too many rules for the leaf entry format');
+        u32(base + Leaf.Rules + 4 * k, r | (rules[r].category << CATEGORY_SHIFT));
+      });
+    });
+  });
+
+  sessions.forEach((s, i) => {
+    const base = sessionsOff + i * SessionConfig.Size;
+    u32(base + SessionConfig.Slot, s.slot);
+    u32(base + SessionConfig.Generation, s.generation);
+    u32(base + SessionConfig.Mode, s.mode);
+    u32(base + SessionConfig.Encap, s.encap);
+    u32(base + SessionConfig.SampleN, s.sampleN);
+    u32(base + SessionConfig.Seed, s.seed);
+    u32(base + SessionConfig.RatePps, s.ratePps);
+    u32(base + SessionConfig.BurstPkts, s.burstPkts);
+    dv.setBigUint64(base + SessionConfig.RateBps, s.rateBps, true);
+    dv.setBigUint64(base + SessionConfig.BurstBits, s.burstBits, true);
+    u32(base + SessionConfig.Snaplen, s.snaplen);
+    u32(base + SessionConfig.EgressPort, s.egressPort);
+    u32(base + SessionConfig.Mtu, s.mtu);
+    u32(base + SessionConfig.TemplateOff, templateOffsets[i]);
+    u32(base + SessionConfig.TemplateLen, s.template.length);
+    u32(base + SessionConfig.IpOff, s.ipOffset);
+    u32(base + SessionConfig.GreOff, s.greOffset);
+    u32(base + SessionConfig.IpSum, ipv4PartialSum(s.template.subarray(s.ipOffset, s.ipOffset + 20)));
+    u32(base + SessionConfig.ServiceId, s.serviceId);
+    u32(base + SessionConfig.Flags, s.flags);
+    image.set(s.template, templateOffsets[i]);
+  });
+
+  return { image, bytes, sections: { rules: rulesOff, ruleMeta: metaOff, forest: forestOff, nodes: nodesOff, leaves: leavesOff, sessions: sessionsOff, templates: templatesOff } };
+}
