@@ -87,9 +87,25 @@ export const enum Control {
   RxFree = 80, // → Ring of u32 frame indices the drivers receive into
   ReplicaFree = 84, // → Ring of u32 frame indices replicas are built in
   GlobalCounters = 88, // → u64[GlobalCounter.Count]
-  Scratch = 92, // → 256 bytes of scratch for the hot path (the key lives here)
+  Scratch = 92, // → BatchScratch for BatchMax packets
   BatchMax = 96, // most packets one process() call takes
   Size = 128,
+}
+
+// Per-batch working memory of the hot path (one region, Control.Scratch, sized for BatchMax):
+//  │ key template: Lane.Bytes │ keys: Lane.Bytes × max │ results: 16 × max │ meta: 16 × max │ todo: u16 × max │
+export const enum BatchScratch {
+  ResultBytes = 16, // Result: u64 session mask, u32 best rule
+  MetaBytes = 16, // PacketMeta
+  TodoBytes = 2,
+  PerPacket = 114, // Lane.Bytes + ResultBytes + MetaBytes + TodoBytes
+}
+
+export const enum PacketMeta {
+  Desc = 0, // u32 address of the rx descriptor
+  Flags = 4, // u32 ParseFlag bits
+  L3 = 8, // u32 IP header offset in the frame
+  IpLen = 12, // u32 IP packet length per its header
 }
 
 export const enum Limits {
@@ -201,7 +217,11 @@ export const enum ForestTree {
 //  Node: │ Dim u32 │ 12 pad │ Thresholds u32×8 │ Children NodeRef×8 │
 // Child i holds keys in (Thresholds[i−1], Thresholds[i]]; unused thresholds are 0xffffffff, so the
 // child index is simply the number of thresholds below the key (two v128 compares and popcnt).
-//  Leaf: │ Count u32 │ pad │ CategoryMask u64 │ rule index u32 × Count │ (priority order)
+//  Leaf: │ Count u32 │ pad │ CategoryMask u64 │ BoundLo v128 │ BoundWidth v128 │ entry u32 × Count │
+// An entry is rule index | category << 26, in priority order. Bound is the union of the leaf's
+// rules on lane group 0 (addresses and ports): a key outside it matches nothing in the leaf, which
+// one v128 check settles before any rule is read (a leaf's region is usually much wider than
+// what its rules cover).
 export const enum Node {
   Dim = 0,
   Thresholds = 16,
@@ -214,7 +234,9 @@ export const enum Node {
 export const enum Leaf {
   Count = 0,
   CategoryMask = 8,
-  Rules = 16,
+  BoundLo = 16,
+  BoundWidth = 32,
+  Rules = 48,
 }
 
 // ── Sessions ─────────────────────────────────────────────────────────────────────────────────

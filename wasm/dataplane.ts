@@ -1,6 +1,6 @@
 // The data plane of one line card: batches in, verdicts and counters out.
 //
-//   rx rings ─► parse ─► flow cache ─► classify (tree) ─► verdict
+//   rx rings ─► parse (batch) ─► flow cache ─► classify (forest, interleaved walks) ─► verdict
 //     ─► original onto its egress originals ring, untouched (or diverted to a cache: redirect)
 //     ─► per matched session: sample → police → truncate → encapsulate → replica ring
 //     ─► counters
@@ -18,10 +18,10 @@
 // - The runtime sizes `maxBatch` so that every originals ring has room for the whole batch;
 //   should one still be full, the original is dropped and counted (DroppedTxFull).
 
-import { Abi, Bank, InitError, TupleField, Control, Desc, FlowEntry, Lane, LaneValue, PortConfig, RuleMeta, SessionConfig } from './abi';
+import { Abi, Bank, BatchScratch, Control, Desc, FlowEntry, InitError, Lane, LaneValue, PacketMeta, PortConfig, Ring, RuleMeta, SessionConfig, TupleField } from './abi';
 import { GlobalCounter, PortCounter } from './counters';
-import { ParseFlag, parseFrame } from './wire/parse';
-import { classifyKey, firstRule, matchedMask } from './classify/tree';
+import { keyTemplate, ParseFlag, parseFrame, parsedIpLen, parsedL3 } from './wire/parse';
+import { classifyBatch, NO_RULE, Result } from './classify/tree';
 import { flowFill, flowHit, flowSlot, hashKey } from './classify/flowcache';
 import { ringConsSlot, ringFree, ringPeek, ringProdSlot, ringRelease, ringSubmit } from './ring/ring';
 import { frameRelease } from './ring/frames';
@@ -59,7 +59,9 @@ export function init(control: usize): u32 {
 
 /**
  * Processes up to `maxBatch` received packets across all ports (round robin over ports, each
- * port's ring drained in order) and returns how many it took.
+ * port's ring drained in order) and returns how many it took. Each port's share is handled in
+ * three stages over the whole sub-batch: parse every packet, classify every key (flow cache, then
+ * the forest with interleaved walks), then act on each packet in order.
  */
 export function process(maxBatch: u32, now: i64): u32 {
   const version = load<u32>(ctl + Control.TableVersion);
@@ -69,6 +71,8 @@ export function process(maxBatch: u32, now: i64): u32 {
     bump(globals, GlobalCounter.TableSwitches);
     lastVersion = version;
   }
+  const limit = load<u32>(ctl + Control.BatchMax);
+  if (maxBatch > limit) maxBatch = limit;
   const ports = load<u32>(ctl + Control.PortCount);
   const portTable = <usize>load<u32>(ctl + Control.PortTable);
   let done: u32 = 0;
@@ -78,9 +82,8 @@ export function process(maxBatch: u32, now: i64): u32 {
     const port = portTable + <usize>p * PortConfig.Size;
     const rx = <usize>load<u32>(port, PortConfig.RxRing);
     const n = ringPeek(rx, maxBatch - done);
-    for (let k: u32 = 0; k < n; k++) {
-      processOne(ringConsSlot(rx, k), p, port, bank, version, now);
-    }
+    if (n == 0) continue;
+    processBatch(rx, n, p, port, bank, version, now);
     ringRelease(rx, n);
     done += n;
   }
@@ -91,56 +94,154 @@ export function process(maxBatch: u32, now: i64): u32 {
   return done;
 }
 
-/** Looks the key up through the flow cache (when enabled); leaves the result in matchedMask. */
-@inline function lookup(bank: usize, key: usize, version: u32): u64 {
-  const mask = load<u32>(ctl + Control.FlowCacheMask);
-  if (mask == 0) {
-    classifyKey(bank, key);
-    return matchedMask;
+// The batch scratch (Control.Scratch, sized for BatchMax): key template, keys, results, meta, todo.
+@inline function scratchTemplate(): usize { return <usize>load<u32>(ctl + Control.Scratch); }
+@inline function scratchKeys(): usize { return scratchTemplate() + Lane.Bytes; }
+@inline function scratchResults(max: u32): usize { return scratchKeys() + <usize>max * Lane.Bytes; }
+@inline function scratchMeta(max: u32): usize { return scratchResults(max) + <usize>max * BatchScratch.ResultBytes; }
+@inline function scratchTodo(max: u32): usize { return scratchMeta(max) + <usize>max * BatchScratch.MetaBytes; }
+
+function processBatch(rx: usize, n: u32, inPort: u32, port: usize, bank: usize, version: u32, now: i64): void {
+  const max = load<u32>(ctl + Control.BatchMax);
+  const keys = scratchKeys();
+  const results = scratchResults(max);
+  const meta = scratchMeta(max);
+  const todo = scratchTodo(max);
+  const portCounters = <usize>load<u32>(ctl + Control.PortCounters) + <usize>inPort * (PortCounter.Count << 3);
+  const crossConnect = load<u32>(port, PortConfig.CrossConnect);
+  const template = scratchTemplate();
+  keyTemplate(template, inPort, crossConnect, load<u32>(port, PortConfig.Side));
+
+  // Stage 1: parse every packet into its key and metadata.
+  const rxSlots = rx + Ring.Header;
+  const rxMask = load<u32>(rx + Ring.Mask);
+  const rxCons = load<u32>(rx + Ring.Cons);
+  let rxBytes: u64 = 0;
+  for (let k: u32 = 0; k < n; k++) {
+    const desc = rxSlots + <usize>((rxCons + k) & rxMask) * Desc.Size;
+    const len = <u32>load<u16>(desc, Desc.Len);
+    const origLen = <u32>load<u16>(desc, Desc.OrigLen);
+    rxBytes += origLen;
+    const flags = parseFrame(<usize>load<u32>(desc, Desc.Addr), len, origLen, template, keys + <usize>k * Lane.Bytes);
+    const m = meta + <usize>k * BatchScratch.MetaBytes;
+    store<u32>(m, <u32>desc, PacketMeta.Desc);
+    store<u32>(m, flags, PacketMeta.Flags);
+    store<u32>(m, parsedL3, PacketMeta.L3);
+    store<u32>(m, parsedIpLen, PacketMeta.IpLen);
+    if ((flags & ParseFlag.Ip) == 0) bump(portCounters, PortCounter.NotIp);
+    if ((flags & (ParseFlag.Truncated | ParseFlag.Malformed | ParseFlag.Ineligible)) != 0) {
+      if ((flags & ParseFlag.Truncated) != 0) bump(portCounters, PortCounter.Truncated);
+      if ((flags & ParseFlag.Malformed) != 0) bump(portCounters, PortCounter.Malformed);
+      if ((flags & ParseFlag.Ineligible) != 0) bump(portCounters, PortCounter.Ineligible);
+    }
   }
-  const globals = <usize>load<u32>(ctl + Control.GlobalCounters);
-  const slot = flowSlot(<usize>load<u32>(ctl + Control.FlowCache), mask, hashKey(key));
-  if (flowHit(slot, key, version)) {
-    bump(globals, GlobalCounter.FlowCacheHits);
-    return load<u64>(slot, FlowEntry.Mask);
+  bump(portCounters, PortCounter.RxPackets, n);
+  bump(portCounters, PortCounter.RxBytes, rxBytes);
+
+  // Stage 2: classify, only when a session exists (no cost otherwise).
+  const sessionCount = load<u32>(bank, Bank.SessionCount);
+  if (sessionCount != 0) classifyStage(bank, version, keys, results, meta, todo, n);
+
+  // Stage 3: act on each packet in arrival order, originals first. Originals for the port's
+  // cross-connect are written straight into that ring's slots and published once at the end.
+  let forwarded: u32 = 0;
+  if (crossConnect != LaneValue.PortIndexNone) {
+    const out = <usize>load<u32>(<usize>load<u32>(ctl + Control.PortTable) + <usize>crossConnect * PortConfig.Size, PortConfig.TxOrigRing);
+    direct = out;
+    directSlots = out + Ring.Header;
+    directMask = load<u32>(out + Ring.Mask);
+    directProd = load<u32>(out + Ring.Prod);
+    directFree = ringFree(out);
+    directUsed = 0;
+  } else {
+    direct = 0;
+    directFree = 0;
+    directUsed = 0;
   }
-  bump(globals, GlobalCounter.FlowCacheMisses);
-  classifyKey(bank, key);
-  flowFill(slot, key, version, firstRule, matchedMask);
-  return matchedMask;
+  for (let k: u32 = 0; k < n; k++) {
+    const m = meta + <usize>k * BatchScratch.MetaBytes;
+    const mask = sessionCount != 0 ? load<u64>(results + <usize>k * BatchScratch.ResultBytes, Result.Mask) : 0;
+    const desc = <usize>load<u32>(m, PacketMeta.Desc);
+    if (mask == 0 && directUsed < directFree) {
+      // Fast path: nothing matched, forward to the cross-connect.
+      const slot = directSlots + <usize>((directProd + directUsed) & directMask) * Desc.Size;
+      v128.store(slot, v128.load(desc));
+      v128.store(slot, v128.load(desc, 16), 16);
+      store<u8>(slot, <u8>crossConnect, Desc.OutPort);
+      directUsed++;
+      forwarded++;
+      continue;
+    }
+    act(desc, load<u32>(m, PacketMeta.Flags), load<u32>(m, PacketMeta.L3),
+      load<u32>(m, PacketMeta.IpLen), keys + <usize>k * Lane.Bytes, mask, crossConnect, portCounters, bank, now);
+  }
+  if (direct != 0) ringSubmit(direct, directUsed);
+  bump(portCounters, PortCounter.Forwarded, forwarded);
 }
 
-function processOne(desc: usize, inPort: u32, port: usize, bank: usize, version: u32, now: i64): void {
-  const portCounters = <usize>load<u32>(ctl + Control.PortCounters) + <usize>inPort * (PortCounter.Count << 3);
-  const len = <u32>load<u16>(desc, Desc.Len);
-  const origLen = <u32>load<u16>(desc, Desc.OrigLen);
-  bump(portCounters, PortCounter.RxPackets);
-  bump(portCounters, PortCounter.RxBytes, origLen);
+// The cross-connect originals ring of the batch in progress: act() appends to it through these
+// (a generic submit to the same ring would interleave with the pending ones).
+let direct: usize = 0;
+let directSlots: usize = 0;
+let directMask: u32 = 0;
+let directProd: u32 = 0;
+let directFree: u32 = 0;
+let directUsed: u32 = 0;
 
-  // Forwarding decision (wire mode: each port has a fixed partner), then parse with it known.
-  let egress = load<u32>(port, PortConfig.CrossConnect);
-  const key = <usize>load<u32>(ctl + Control.Scratch);
-  const flags = parseFrame(<usize>load<u32>(desc, Desc.Addr), len, origLen, inPort, egress,
-    load<u32>(port, PortConfig.Side), key);
-  if ((flags & ParseFlag.Truncated) != 0) bump(portCounters, PortCounter.Truncated);
-  if ((flags & ParseFlag.Malformed) != 0) bump(portCounters, PortCounter.Malformed);
-  if ((flags & ParseFlag.Ip) == 0) bump(portCounters, PortCounter.NotIp);
-
-  let mask: u64 = 0;
-  const sessionCount = load<u32>(bank, Bank.SessionCount);
-  if ((flags & ParseFlag.Ineligible) != 0) {
-    bump(portCounters, PortCounter.Ineligible);
-  } else if (sessionCount != 0) {
-    mask = lookup(bank, key, version);
+/** Flow cache, then the forest for the misses: every key of the batch gets a Result. */
+function classifyStage(bank: usize, version: u32, keys: usize, results: usize, meta: usize, todo: usize, n: u32): void {
+  const cacheMask = load<u32>(ctl + Control.FlowCacheMask);
+  const cache = <usize>load<u32>(ctl + Control.FlowCache);
+  let misses: u32 = 0;
+  let hits: u64 = 0;
+  for (let k: u32 = 0; k < n; k++) {
+    const r = results + <usize>k * BatchScratch.ResultBytes;
+    if ((load<u32>(meta + <usize>k * BatchScratch.MetaBytes, PacketMeta.Flags) & ParseFlag.Ineligible) != 0) {
+      store<u64>(r, 0, Result.Mask);
+      store<u32>(r, NO_RULE, Result.First);
+      continue;
+    }
+    if (cacheMask != 0) {
+      const key = keys + <usize>k * Lane.Bytes;
+      const slot = flowSlot(cache, cacheMask, hashKey(key));
+      if (flowHit(slot, key, version)) {
+        store<u64>(r, load<u64>(slot, FlowEntry.Mask), Result.Mask);
+        const rule = load<u32>(slot, FlowEntry.Rule);
+        store<u32>(r, rule == 0 ? NO_RULE : rule - 1, Result.First);
+        hits++;
+        continue;
+      }
+    }
+    store<u16>(todo + (<usize>misses << 1), <u16>k);
+    misses++;
   }
+  classifyBatch(bank, keys, results, todo, misses);
+  if (cacheMask != 0) {
+    const globals = <usize>load<u32>(ctl + Control.GlobalCounters);
+    bump(globals, GlobalCounter.FlowCacheHits, hits);
+    bump(globals, GlobalCounter.FlowCacheMisses, misses);
+    for (let j: u32 = 0; j < misses; j++) {
+      const k = <usize>load<u16>(todo + (<usize>j << 1));
+      const key = keys + k * Lane.Bytes;
+      const r = results + k * BatchScratch.ResultBytes;
+      const first = load<u32>(r, Result.First);
+      flowFill(flowSlot(cache, cacheMask, hashKey(key)), key, version, first == NO_RULE ? 0 : first + 1, load<u64>(r, Result.Mask));
+    }
+  }
+}
+
+/** The verdict for one packet: queue the original, feed the sessions, divert to a cache. */
+function act(desc: usize, flags: u32, l3: u32, ipLen: u32, key: usize, mask: u64, crossConnect: u32,
+             portCounters: usize, bank: usize, now: i64): void {
   const sessions = bank + <usize>load<u32>(bank, Bank.Sessions);
+  let egress = crossConnect;
 
   // Redirect: the highest-priority matching redirect session diverts the original.
   let redirectCfg: usize = 0;
   const redirects = mask & load<u64>(bank, Bank.RedirectMask);
   if (redirects != 0) {
     const cfg = sessions + <usize>ctz(redirects) * SessionConfig.Size;
-    if (redirectFits(ctl, cfg, desc, flags)) {
+    if (redirectFits(ctl, cfg, desc, flags, l3, ipLen)) {
       redirectCfg = cfg;
       egress = load<u32>(cfg, SessionConfig.EgressPort);
     } else {
@@ -156,58 +257,84 @@ function processOne(desc: usize, inPort: u32, port: usize, bank: usize, version:
     release = true;
   } else {
     const out = <usize>load<u32>(<usize>load<u32>(ctl + Control.PortTable) + <usize>egress * PortConfig.Size, PortConfig.TxOrigRing);
-    if (ringFree(out) == 0) {
+    if (out == direct) {
+      // The batch's cross-connect ring: append to the pending run.
+      if (directUsed < directFree) {
+        queued = directSlots + <usize>((directProd + directUsed) & directMask) * Desc.Size;
+        directUsed++;
+      }
+    } else if (ringFree(out) != 0) {
+      queued = ringProdSlot(out, 0);
+    }
+    if (queued == 0) {
       bump(portCounters, PortCounter.DroppedTxFull);
       release = true;
     } else {
-      queued = ringProdSlot(out, 0);
       v128.store(queued, v128.load(desc));
       v128.store(queued, v128.load(desc, 16), 16);
       store<u8>(queued, <u8>egress, Desc.OutPort);
-      ringSubmit(out, 1);
+      if (out != direct) ringSubmit(out, 1);
       bump(portCounters, redirectCfg != 0 ? PortCounter.Redirected : PortCounter.Forwarded);
     }
   }
 
   // Replicas: every matched sniff/dup/race session, reading the untouched frame.
-  let replicate_ = mask & load<u64>(bank, Bank.ReplicateMask);
-  while (replicate_ != 0) {
-    const s = <u32>ctz(replicate_);
-    replicate(ctl, bank, s, sessions + <usize>s * SessionConfig.Size, desc, flags, key, now);
-    replicate_ &= replicate_ - 1;
+  let pending = mask & load<u64>(bank, Bank.ReplicateMask);
+  while (pending != 0) {
+    const s = <u32>ctz(pending);
+    replicate(ctl, bank, s, sessions + <usize>s * SessionConfig.Size, desc, flags, l3, ipLen, key, now);
+    pending &= pending - 1;
   }
 
-  if (redirectCfg != 0 && queued != 0) redirectEncapsulate(ctl, bank, redirectCfg, queued, key, now);
+  if (redirectCfg != 0 && queued != 0) redirectEncapsulate(ctl, bank, redirectCfg, queued, l3, ipLen, key, now);
   if (release) frameRelease(ctl, desc);
 }
 
+/** Tuples classified per classifyBatch call by classifyTuples. */
+@inline const TUPLE_BATCH: u32 = 256;
+
+/** Bytes of scratch classifyTuples needs. */
+export function tupleScratchBytes(): u32 {
+  return TUPLE_BATCH * (Lane.Bytes + BatchScratch.ResultBytes + BatchScratch.TodoBytes);
+}
+
 /**
- * Classifies `count` IPv4 5-tuples (16 bytes each: src u32, dst u32, sport u16, dport u16,
- * proto u32, host order) against the bank at `bank`, writing the 1-based index of each one's
- * highest-priority matching rule (0: none) to out[i] as u32. `key` is an 80-byte scratch area.
- * Used by `twinflow classify` and the classification benchmark.
+ * Classifies `count` IPv4 5-tuples (TupleField layout, host order) against the bank at `bank`,
+ * writing the id of each one's highest-priority matching rule (0: none) to out[i] as u32 — for
+ * ClassBench rule files, the 1-based rule line. `scratch` holds tupleScratchBytes(). It runs the
+ * same batch classifier as process(). Used by `twinflow classify` and the benchmark.
  */
-export function classifyTuples(bank: usize, tuples: usize, count: u32, out: usize, key: usize): void {
-  const z = i32x4.splat(0);
-  v128.store(key, z);
-  v128.store(key, z, 16);
-  v128.store(key, z, 32);
-  v128.store(key, z, 48);
-  v128.store(key, z, 64);
-  store<u32>(key + Lane.Family * 4, LaneValue.FamilyIpv4);
-  store<u32>(key + Lane.OutPort * 4, LaneValue.PortIndexNone);
-  store<u32>(key + Lane.VlanOuter * 4, LaneValue.VlanNone);
-  store<u32>(key + Lane.VlanInner * 4, LaneValue.VlanNone);
+export function classifyTuples(bank: usize, tuples: usize, count: u32, out: usize, scratch: usize): void {
+  const keys = scratch;
+  const results = keys + <usize>TUPLE_BATCH * Lane.Bytes;
+  const todo = results + <usize>TUPLE_BATCH * BatchScratch.ResultBytes;
   const meta = bank + <usize>load<u32>(bank, Bank.RuleMeta);
-  for (let i: u32 = 0; i < count; i++) {
-    const t = tuples + <usize>i * TupleField.Size;
-    store<u32>(key + Lane.Src0 * 4, load<u32>(t, TupleField.Src));
-    store<u32>(key + Lane.Dst0 * 4, load<u32>(t, TupleField.Dst));
-    store<u32>(key + Lane.SrcPort * 4, <u32>load<u16>(t, TupleField.SrcPort));
-    store<u32>(key + Lane.DstPort * 4, <u32>load<u16>(t, TupleField.DstPort));
-    store<u32>(key + Lane.Proto * 4, load<u32>(t, TupleField.Proto));
-    classifyKey(bank, key);
-    const rule = firstRule;
-    store<u32>(out + (<usize>i << 2), rule == 0 ? 0 : load<u32>(meta + <usize>(rule - 1) * RuleMeta.Size, RuleMeta.Id));
+  for (let base: u32 = 0; base < count; base += TUPLE_BATCH) {
+    const n = count - base < TUPLE_BATCH ? count - base : TUPLE_BATCH;
+    for (let i: u32 = 0; i < n; i++) {
+      const t = tuples + <usize>(base + i) * TupleField.Size;
+      const key = keys + <usize>i * Lane.Bytes;
+      const z = i32x4.splat(0);
+      v128.store(key, z);
+      v128.store(key, z, 16);
+      v128.store(key, z, 32);
+      v128.store(key, z, 48);
+      v128.store(key, z, 64);
+      store<u32>(key + Lane.Family * 4, LaneValue.FamilyIpv4);
+      store<u32>(key + Lane.OutPort * 4, LaneValue.PortIndexNone);
+      store<u32>(key + Lane.VlanOuter * 4, LaneValue.VlanNone);
+      store<u32>(key + Lane.VlanInner * 4, LaneValue.VlanNone);
+      store<u32>(key + Lane.Src0 * 4, load<u32>(t, TupleField.Src));
+      store<u32>(key + Lane.Dst0 * 4, load<u32>(t, TupleField.Dst));
+      store<u32>(key + Lane.SrcPort * 4, <u32>load<u16>(t, TupleField.SrcPort));
+      store<u32>(key + Lane.DstPort * 4, <u32>load<u16>(t, TupleField.DstPort));
+      store<u32>(key + Lane.Proto * 4, load<u32>(t, TupleField.Proto));
+      store<u16>(todo + (<usize>i << 1), <u16>i);
+    }
+    classifyBatch(bank, keys, results, todo, n);
+    for (let i: u32 = 0; i < n; i++) {
+      const first = load<u32>(results + <usize>i * BatchScratch.ResultBytes, Result.First);
+      store<u32>(out + (<usize>(base + i) << 2), first == NO_RULE ? 0 : load<u32>(meta + <usize>first * RuleMeta.Size, RuleMeta.Id));
+    }
   }
 }

@@ -11,7 +11,8 @@ export interface DataplaneExports {
   heapBase(): number;
   init(control: number): number;
   process(maxBatch: number, now: bigint): number;
-  classifyTuples(bank: number, tuples: number, count: number, out: number, key: number): void;
+  classifyTuples(bank: number, tuples: number, count: number, out: number, scratch: number): void;
+  tupleScratchBytes(): number;
   pcapIngest(control: number, port: number, buf: number, len: number, swapped: number, nanos: number): number;
   pcapEmit(control: number, ring: number, out: number, cap: number, nanos: number): number;
   pcapngEmit(control: number, ring: number, out: number, cap: number, iface: number): number;

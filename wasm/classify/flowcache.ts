@@ -42,7 +42,11 @@ import { FlowEntry, Lane } from '../abi';
 }
 
 @inline export function flowFill(slot: usize, key: usize, version: u32, rule: u32, mask: u64): void {
-  memory.copy(slot, key, Lane.Bytes);
+  v128.store(slot, v128.load(key));
+  v128.store(slot, v128.load(key, 16), 16);
+  v128.store(slot, v128.load(key, 32), 32);
+  v128.store(slot, v128.load(key, 48), 48);
+  v128.store(slot, v128.load(key, 64), 64);
   store<u32>(slot, version, FlowEntry.Version);
   store<u32>(slot, rule, FlowEntry.Rule);
   store<u64>(slot, mask, FlowEntry.Mask);

@@ -9,7 +9,11 @@
 //
 // One pass answers for every session (a DPDK ACL "categories" style result): a leaf lists its
 // rules in priority order with their category, and the scan stops once every category present in
-// the leaf has its first match.
+// the leaf has its first match. The rules are spread over a few trees (a forest, see
+// firmware/shell/tables/forest.ts); a tree that cannot change a key's answer is skipped.
+//
+// Keys are classified a batch at a time: four walks advance in lockstep so the loads of one walk
+// overlap those of the others.
 //
 // Contract: the bank is trusted (built and validated by the control plane); the key is the
 // parser's output. No allocation; reads only the bank and the key.
@@ -18,11 +22,6 @@ import { Bank, Forest, ForestTree, Lane, Leaf, Node, Rule } from '../abi';
 
 @inline const CATEGORY_SHIFT: u32 = 26; // leaf entry = rule index | category << 26
 @inline const RULE_INDEX_MASK: u32 = (1 << CATEGORY_SHIFT) - 1;
-
-/** Sessions whose rules matched the last key looked up (bit i = session i). */
-export let matchedMask: u64 = 0;
-/** 1 + index of the highest-priority rule that matched, or 0. */
-export let firstRule: u32 = 0;
 
 /** Number of thresholds in a node strictly below v: the child to follow. */
 @inline function childIndex(node: usize, v: u32): u32 {
@@ -39,64 +38,112 @@ export let firstRule: u32 = 0;
   return i32x4.all_true(i32x4.le_u(i32x4.sub(k, lo), width));
 }
 
-/** Follows one tree from `ref` to its leaf; returns the leaf's address. */
-@inline function walk(bank: usize, ref: u32, key: usize): usize {
-  while ((ref & Node.LeafFlag) == 0) {
-    const node = bank + <usize>ref;
-    const lane = load<u32>(node, Node.Dim);
-    const child = childIndex(node, load<u32>(key + (<usize>lane << 2)));
-    ref = load<u32>(node + (<usize>child << 2), Node.Children);
-  }
-  return bank + <usize>(ref & ~Node.LeafFlag);
-}
-
 @inline const NONE: u32 = 0xffffffff;
 
+export namespace Result {
+  @inline export const Mask: u32 = 0; // u64 sessions with a matching rule
+  @inline export const First: u32 = 8; // u32 best matching rule index, NONE when none
+  @inline export const Size: u32 = 16;
+}
+
+/** The "no rule" value of Result.First. */
+export const NO_RULE: u32 = NONE;
+
+/** Scans one leaf for the key, updating the key's result (mask and best rule). */
+@inline function scanLeaf(leaf: usize, rules: usize, key: usize, result: usize): void {
+  const k0 = v128.load(key);
+  if (!i32x4.all_true(i32x4.le_u(i32x4.sub(k0, v128.load(leaf, Leaf.BoundLo)), v128.load(leaf, Leaf.BoundWidth)))) return;
+  const count = load<u32>(leaf, Leaf.Count);
+  const categories = load<u64>(leaf, Leaf.CategoryMask);
+  let resolved = load<u64>(result, Result.Mask);
+  let first = load<u32>(result, Result.First);
+  for (let i: u32 = 0; i < count; i++) {
+    const entry = load<u32>(leaf + (<usize>i << 2), Leaf.Rules);
+    const index = entry & RULE_INDEX_MASK;
+    const bit: u64 = <u64>1 << <u64>(entry >> CATEGORY_SHIFT);
+    if (index >= first) {
+      if ((categories & ~resolved) == 0) break;
+      if ((resolved & bit) != 0) continue;
+    }
+    const rule = rules + <usize>index * Rule.Size;
+    if (!groupFits(k0, rule, 0)) continue;
+    if (!groupFits(v128.load(key, 16), rule, 1)) continue;
+    if (!groupFits(v128.load(key, 32), rule, 2)) continue;
+    if (!groupFits(v128.load(key, 48), rule, 3)) continue;
+    if (!groupFits(v128.load(key, 64), rule, 4)) continue;
+    resolved |= bit;
+    if (index < first) first = index;
+    if ((categories & ~resolved) == 0) break;
+  }
+  store<u64>(result, resolved, Result.Mask);
+  store<u32>(result, first, Result.First);
+}
+
+/** One node step of a walk: the child of `ref` for `key`. */
+@inline function step(bank: usize, ref: u32, key: usize): u32 {
+  const node = bank + <usize>ref;
+  const child = childIndex(node, load<u32>(key + (<usize>load<u32>(node, Node.Dim) << 2)));
+  return load<u32>(node + (<usize>child << 2), Node.Children);
+}
+
+/** Whether tree `tree` can still change the result of a key. */
+@inline function treeMatters(tree: usize, result: usize): bool {
+  return (load<u64>(tree, ForestTree.CategoryMask) & ~load<u64>(result, Result.Mask)) != 0 ||
+    load<u32>(tree, ForestTree.MinRule) < load<u32>(result, Result.First);
+}
+
 /**
- * Looks up `key` in the bank at `bank`; sets matchedMask (every session with a matching rule) and
- * firstRule (the best matching rule over all trees).
+ * Classifies a batch: keys[todo[j]] for j < count (todo: u16 key indices; keys Lane.Bytes apart),
+ * writing results[todo[j]] (Result layout). Same answers as classifyKey, but four walks advance
+ * in lockstep so that their dependent loads overlap (a walk is a chain of loads; one packet at a
+ * time leaves the core waiting on each).
  */
-export function classifyKey(bank: usize, key: usize): void {
+export function classifyBatch(bank: usize, keys: usize, results: usize, todo: usize, count: u32): void {
+  for (let j: u32 = 0; j < count; j++) {
+    const r = results + <usize>load<u16>(todo + (<usize>j << 1)) * Result.Size;
+    store<u64>(r, 0, Result.Mask);
+    store<u32>(r, NONE, Result.First);
+  }
   const forest = bank + <usize>load<u32>(bank, Bank.Forest);
   const trees = load<u32>(forest, Forest.Count);
   const rules = bank + <usize>load<u32>(bank, Bank.Rules);
-  const k0 = v128.load(key);
-  const k1 = v128.load(key, 16);
-  const k2 = v128.load(key, 32);
-  const k3 = v128.load(key, 48);
-  const k4 = v128.load(key, 64);
-
-  let resolved: u64 = 0;
-  let first: u32 = NONE;
   for (let t: u32 = 0; t < trees; t++) {
     const tree = forest + Forest.Trees + <usize>t * ForestTree.Size;
-    // Skip a tree that can neither resolve a new category nor beat the best rule found so far.
-    if ((load<u64>(tree, ForestTree.CategoryMask) & ~resolved) == 0 && load<u32>(tree, ForestTree.MinRule) >= first) continue;
-    const leaf = walk(bank, load<u32>(tree, ForestTree.Root), key);
-    const count = load<u32>(leaf, Leaf.Count);
-    const categories = load<u64>(leaf, Leaf.CategoryMask);
-    for (let i: u32 = 0; i < count; i++) {
-      const entry = load<u32>(leaf + (<usize>i << 2), Leaf.Rules);
-      const index = entry & RULE_INDEX_MASK;
-      const bit: u64 = <u64>1 << <u64>(entry >> CATEGORY_SHIFT);
-      if (index >= first) {
-        // Entries are in priority order: from here on only unresolved categories matter.
-        if ((categories & ~resolved) == 0) break;
-        if ((resolved & bit) != 0) continue;
+    const root = load<u32>(tree, ForestTree.Root);
+    for (let j: u32 = 0; j < count; j += 4) {
+      const i0 = <usize>load<u16>(todo + (<usize>j << 1));
+      const i1 = j + 1 < count ? <usize>load<u16>(todo + (<usize>(j + 1) << 1)) : i0;
+      const i2 = j + 2 < count ? <usize>load<u16>(todo + (<usize>(j + 2) << 1)) : i0;
+      const i3 = j + 3 < count ? <usize>load<u16>(todo + (<usize>(j + 3) << 1)) : i0;
+      const x0 = results + i0 * Result.Size;
+      const x1 = results + i1 * Result.Size;
+      const x2 = results + i2 * Result.Size;
+      const x3 = results + i3 * Result.Size;
+      const a0 = treeMatters(tree, x0);
+      const a1 = j + 1 < count && treeMatters(tree, x1);
+      const a2 = j + 2 < count && treeMatters(tree, x2);
+      const a3 = j + 3 < count && treeMatters(tree, x3);
+      const k0 = keys + i0 * Lane.Bytes;
+      const k1 = keys + i1 * Lane.Bytes;
+      const k2 = keys + i2 * Lane.Bytes;
+      const k3 = keys + i3 * Lane.Bytes;
+      // Inactive walks start at a leaf so the lockstep loop ignores them.
+      let r0 = a0 ? root : Node.LeafFlag;
+      let r1 = a1 ? root : Node.LeafFlag;
+      let r2 = a2 ? root : Node.LeafFlag;
+      let r3 = a3 ? root : Node.LeafFlag;
+      while ((r0 & r1 & r2 & r3 & Node.LeafFlag) == 0) {
+        if ((r0 & Node.LeafFlag) == 0) r0 = step(bank, r0, k0);
+        if ((r1 & Node.LeafFlag) == 0) r1 = step(bank, r1, k1);
+        if ((r2 & Node.LeafFlag) == 0) r2 = step(bank, r2, k2);
+        if ((r3 & Node.LeafFlag) == 0) r3 = step(bank, r3, k3);
       }
-      const rule = rules + <usize>index * Rule.Size;
-      if (!groupFits(k0, rule, 0)) continue;
-      if (!groupFits(k1, rule, 1)) continue;
-      if (!groupFits(k2, rule, 2)) continue;
-      if (!groupFits(k3, rule, 3)) continue;
-      if (!groupFits(k4, rule, 4)) continue;
-      resolved |= bit;
-      if (index < first) first = index;
-      if ((categories & ~resolved) == 0) break;
+      if (a0) scanLeaf(bank + <usize>(r0 & ~Node.LeafFlag), rules, k0, x0);
+      if (a1) scanLeaf(bank + <usize>(r1 & ~Node.LeafFlag), rules, k1, x1);
+      if (a2) scanLeaf(bank + <usize>(r2 & ~Node.LeafFlag), rules, k2, x2);
+      if (a3) scanLeaf(bank + <usize>(r3 & ~Node.LeafFlag), rules, k3, x3);
     }
   }
-  matchedMask = resolved;
-  firstRule = first == NONE ? 0 : first + 1;
 }
 
 // The key layout this file assumes.

@@ -7,9 +7,10 @@
 // a record is consumed only when it lies wholly inside the chunk, and a capture length larger
 // than a frame is reported (ingestError), never copied.
 
-import { Control, Desc, PortConfig } from '../abi';
-import { ringFree, ringPeek, ringPopIndex, ringProdSlot, ringSubmit, ringConsSlot, ringRelease } from '../ring/ring';
-import { frameData, frameRelease, frameRoom } from '../ring/frames';
+import { Control, Desc, PortConfig, Ring } from '../abi';
+import { ringFree, ringPeek, ringSubmit, ringRelease, ringUsed } from '../ring/ring';
+import { copyBytes } from '../wire/bytes';
+import { frameRoom, frameReturnBegin, frameReturnOne, frameReturnEnd } from '../ring/frames';
 
 export namespace PcapRecord {
   @inline export const TsSec: u32 = 0;
@@ -62,8 +63,21 @@ export function pcapIngest(ctl: usize, port: u32, buf: usize, len: u32, swapped:
   const freeRing = <usize>load<u32>(ctl + Control.RxFree);
   const room = frameRoom(ctl);
   let off: u32 = 0;
+  // Room for this call: rx slots and free frames, taken in one go and given back in one go.
   let space = ringFree(rx);
+  const frames = ringUsed(freeRing);
+  if (frames < space) space = frames;
   let queued: u32 = 0;
+  // Ring and pool geometry, read once: per record only the record itself is loaded.
+  const freeSlots = freeRing + Ring.Header;
+  const freeMask = load<u32>(freeRing + Ring.Mask);
+  const freeCons = load<u32>(freeRing + Ring.Cons);
+  const rxSlots = rx + Ring.Header;
+  const rxMask = load<u32>(rx + Ring.Mask);
+  const rxProd = load<u32>(rx + Ring.Prod);
+  const pool = <usize>load<u32>(ctl + Control.FramePool);
+  const stride = <usize>load<u32>(ctl + Control.FrameStride);
+  const headroom = <usize>load<u32>(ctl + Control.FrameHeadroom);
   while (off + PcapRecord.HeaderLen <= len && queued < space) {
     const rec = buf + off;
     const capLen = rd32(rec + PcapRecord.CapLen, swapped);
@@ -73,17 +87,16 @@ export function pcapIngest(ctl: usize, port: u32, buf: usize, len: u32, swapped:
       break;
     }
     if (capLen > len - off - PcapRecord.HeaderLen) break;
-    const index = ringPopIndex(freeRing);
-    if (index < 0) break;
-    const data = frameData(ctl, <u32>index);
-    memory.copy(data, rec + PcapRecord.HeaderLen, capLen);
+    const index = load<u32>(freeSlots + (<usize>((freeCons + queued) & freeMask) << 2));
+    const data = pool + <usize>index * stride + headroom;
+    copyBytes(data, rec + PcapRecord.HeaderLen, capLen);
     let origLen = rd32(rec + PcapRecord.OrigLen, swapped);
     if (origLen < capLen) origLen = capLen;
     if (origLen > 0xffff) origLen = 0xffff;
     const frac = <i64>rd32(rec + PcapRecord.TsFrac, swapped);
     const ts = <i64>rd32(rec + PcapRecord.TsSec, swapped) * 1_000_000_000 + (nanos ? frac : frac * 1000);
 
-    const d = ringProdSlot(rx, queued);
+    const d = rxSlots + <usize>((rxProd + queued) & rxMask) * Desc.Size;
     store<u32>(d, <u32>data, Desc.Addr);
     store<u32>(d, <u32>index, Desc.Frame);
     store<u16>(d, <u16>capLen, Desc.Len);
@@ -97,6 +110,7 @@ export function pcapIngest(ctl: usize, port: u32, buf: usize, len: u32, swapped:
     queued++;
     off += PcapRecord.HeaderLen + capLen;
   }
+  ringRelease(freeRing, queued);
   ringSubmit(rx, queued);
   return off;
 }
@@ -107,10 +121,14 @@ export function pcapIngest(ctl: usize, port: u32, buf: usize, len: u32, swapped:
  */
 export function pcapEmit(ctl: usize, ring: usize, out: usize, cap: u32, nanos: bool): u32 {
   const n = ringPeek(ring, 0xffffffff);
+  frameReturnBegin(ctl);
+  const slots = ring + Ring.Header;
+  const mask = load<u32>(ring + Ring.Mask);
+  const cons = load<u32>(ring + Ring.Cons);
   let off: u32 = 0;
   let k: u32 = 0;
   for (; k < n; k++) {
-    const d = ringConsSlot(ring, k);
+    const d = slots + <usize>((cons + k) & mask) * Desc.Size;
     const len = <u32>load<u16>(d, Desc.Len);
     if (off + PcapRecord.HeaderLen + len > cap) break;
     const rec = out + off;
@@ -121,11 +139,12 @@ export function pcapEmit(ctl: usize, ring: usize, out: usize, cap: u32, nanos: b
     store<u32>(rec + PcapRecord.TsFrac, <u32>(nanos ? ns : ns / 1000));
     store<u32>(rec + PcapRecord.CapLen, len);
     store<u32>(rec + PcapRecord.OrigLen, <u32>load<u16>(d, Desc.OrigLen));
-    memory.copy(rec + PcapRecord.HeaderLen, <usize>load<u32>(d, Desc.Addr), len);
+    copyBytes(rec + PcapRecord.HeaderLen, <usize>load<u32>(d, Desc.Addr), len);
     off += PcapRecord.HeaderLen + len;
-    frameRelease(ctl, d);
+    frameReturnOne(d);
   }
   ringRelease(ring, k);
+  frameReturnEnd();
   return off;
 }
 
@@ -136,10 +155,14 @@ export function pcapEmit(ctl: usize, ring: usize, out: usize, cap: u32, nanos: b
  */
 export function pcapngEmit(ctl: usize, ring: usize, out: usize, cap: u32, iface: u32): u32 {
   const n = ringPeek(ring, 0xffffffff);
+  frameReturnBegin(ctl);
+  const slots = ring + Ring.Header;
+  const mask = load<u32>(ring + Ring.Mask);
+  const cons = load<u32>(ring + Ring.Cons);
   let off: u32 = 0;
   let k: u32 = 0;
   for (; k < n; k++) {
-    const d = ringConsSlot(ring, k);
+    const d = slots + <usize>((cons + k) & mask) * Desc.Size;
     const len = <u32>load<u16>(d, Desc.Len);
     const padded = (len + 3) & ~3;
     const total = PcapngEpb.FixedLen + padded + PcapngEpb.OptFlagsLen + PcapngEpb.OptEndLen;
@@ -153,8 +176,8 @@ export function pcapngEmit(ctl: usize, ring: usize, out: usize, cap: u32, iface:
     store<u32>(b + PcapngEpb.TsLow, <u32>ts);
     store<u32>(b + PcapngEpb.CapLen, len);
     store<u32>(b + PcapngEpb.OrigLen, <u32>load<u16>(d, Desc.OrigLen));
-    memory.copy(b + PcapngEpb.Data, <usize>load<u32>(d, Desc.Addr), len);
-    memory.fill(b + PcapngEpb.Data + len, 0, padded - len);
+    copyBytes(b + PcapngEpb.Data, <usize>load<u32>(d, Desc.Addr), len);
+    for (let z = len; z < padded; z++) store<u8>(b + PcapngEpb.Data + z, 0);
     const o = b + PcapngEpb.Data + padded;
     store<u16>(o, PcapngEpb.OptFlags);
     store<u16>(o + 2, 4);
@@ -162,8 +185,9 @@ export function pcapngEmit(ctl: usize, ring: usize, out: usize, cap: u32, iface:
     store<u32>(o + 8, 0); // opt_endofopt
     store<u32>(b + total - 4, total);
     off += total;
-    frameRelease(ctl, d);
+    frameReturnOne(d);
   }
   ringRelease(ring, k);
+  frameReturnEnd();
   return off;
 }

@@ -10,7 +10,7 @@
 // header), draft-foschiano-erspan-03 (type II and III headers).
 
 import { Encap, Lane, LaneValue, SessionConfig, SessionFlag, SessionState } from '../abi';
-import { storeBe16, storeBe32, be16 } from '../wire/bytes';
+import { be16, copyBytes, storeBe16, storeBe32 } from '../wire/bytes';
 import { foldComplement } from '../wire/checksum';
 import { EtherType } from '../wire/ethernet';
 import { Ipv4 } from '../wire/ip';
@@ -62,7 +62,7 @@ export namespace Erspan {
 export function writeEncap(dst: usize, bank: usize, cfg: usize, state: usize, innerLen: u32,
                            truncated: bool, now: i64, key: usize): u32 {
   const len = load<u32>(cfg, SessionConfig.TemplateLen);
-  memory.copy(dst, bank + <usize>load<u32>(cfg, SessionConfig.TemplateOff), len);
+  copyBytes(dst, bank + <usize>load<u32>(cfg, SessionConfig.TemplateOff), len);
 
   // Outer IPv4: length, identification, checksum.
   const ipOff = load<u32>(cfg, SessionConfig.IpOff);

@@ -10,11 +10,12 @@
 
 import { Control, Desc, DescFlag, Encap, Mode, PortConfig, SessionConfig, SessionState } from '../abi';
 import { SessionCounter } from '../counters';
-import { ParseFlag, parsedIpLen, parsedL3 } from '../wire/parse';
+import { ParseFlag } from '../wire/parse';
 import { ringFree, ringPopIndex, ringProdSlot, ringSubmit } from '../ring/ring';
 import { policerAdmit, policerReset } from './police';
 import { sampleKeep } from './sample';
 import { writeEncap } from './encap';
+import { copyBytes } from '../wire/bytes';
 import { frameData, frameSlot } from '../ring/frames';
 
 @inline function bump(counters: usize, which: u32, by: u64 = 1): void {
@@ -43,9 +44,12 @@ import { frameData, frameSlot } from '../ring/frames';
   return <usize>load<u32>(ctl + Control.SessionCounters) + <usize>slot * (SessionCounter.Count << 3);
 }
 
-/** Builds and queues one replica of the packet in `desc` for session `session`. */
+/**
+ * Builds and queues one replica of the packet in `desc` for session `session`. `l3`/`ipLen`: the
+ * parser's IP header offset and IP packet length; `key` the packet's classification key.
+ */
 export function replicate(ctl: usize, bank: usize, session: u32, cfg: usize, desc: usize,
-                          parseFlags: u32, key: usize, now: i64): void {
+                          parseFlags: u32, l3: u32, ipLen: u32, key: usize, now: i64): void {
   const state = sessionState(ctl, cfg, now);
   const counters = sessionCounters(ctl, cfg);
   const frame = <usize>load<u32>(desc, Desc.Addr);
@@ -71,9 +75,9 @@ export function replicate(ctl: usize, bank: usize, session: u32, cfg: usize, des
       bump(counters, SessionCounter.NotCarried);
       return;
     }
-    inner = frame + parsedL3;
-    wire = parsedIpLen;
-    present = len - parsedL3;
+    inner = frame + l3;
+    wire = ipLen;
+    present = len - l3;
     if (present > wire) present = wire; // drop Ethernet padding
   }
 
@@ -113,7 +117,7 @@ export function replicate(ctl: usize, bank: usize, session: u32, cfg: usize, des
   const truncated = keep < wire;
   const data = frameData(ctl, <u32>index);
   writeEncap(data, bank, cfg, state, keep, truncated, ts, key);
-  memory.copy(data + header, inner, keep);
+  copyBytes(data + header, inner, keep);
 
   const out = ringProdSlot(ring, 0);
   store<u32>(out, <u32>data, Desc.Addr);
@@ -140,12 +144,12 @@ export function replicate(ctl: usize, bank: usize, session: u32, cfg: usize, des
  * front of the IP header inside the frame slot. When it cannot, the caller forwards the original
  * normally (fail open) and counts RedirectBypassed.
  */
-export function redirectFits(ctl: usize, cfg: usize, desc: usize, parseFlags: u32): bool {
+export function redirectFits(ctl: usize, cfg: usize, desc: usize, parseFlags: u32, l3: u32, ipLen: u32): bool {
   if ((parseFlags & ParseFlag.Ip) == 0) return false;
   const header = load<u32>(cfg, SessionConfig.TemplateLen);
   const outerIpOverhead = header - load<u32>(cfg, SessionConfig.IpOff);
-  if (outerIpOverhead + parsedIpLen > load<u32>(cfg, SessionConfig.Mtu)) return false;
-  const inner = <usize>load<u32>(desc, Desc.Addr) + parsedL3;
+  if (outerIpOverhead + ipLen > load<u32>(cfg, SessionConfig.Mtu)) return false;
+  const inner = <usize>load<u32>(desc, Desc.Addr) + l3;
   return inner >= frameSlot(ctl, load<u32>(desc, Desc.Frame)) + header;
 }
 
@@ -155,16 +159,16 @@ export function redirectFits(ctl: usize, cfg: usize, desc: usize, parseFlags: u3
  * already queued on the cache port) at it. Call only after redirectFits() and after the replicate
  * stage has read the frame.
  */
-export function redirectEncapsulate(ctl: usize, bank: usize, cfg: usize, out: usize, key: usize, now: i64): void {
+export function redirectEncapsulate(ctl: usize, bank: usize, cfg: usize, out: usize, l3: u32, ipLen: u32, key: usize, now: i64): void {
   const header = load<u32>(cfg, SessionConfig.TemplateLen);
-  const inner = <usize>load<u32>(out, Desc.Addr) + parsedL3;
-  let present = <u32>load<u16>(out, Desc.Len) - parsedL3;
-  if (present > parsedIpLen) present = parsedIpLen;
+  const inner = <usize>load<u32>(out, Desc.Addr) + l3;
+  let present = <u32>load<u16>(out, Desc.Len) - l3;
+  if (present > ipLen) present = ipLen;
   const state = sessionState(ctl, cfg, now);
   const start = inner - header;
-  writeEncap(start, bank, cfg, state, parsedIpLen, false, now, key);
+  writeEncap(start, bank, cfg, state, ipLen, false, now, key);
   store<u32>(out, <u32>start, Desc.Addr);
   store<u16>(out, <u16>(header + present), Desc.Len);
-  store<u16>(out, <u16>(header + parsedIpLen), Desc.OrigLen);
+  store<u16>(out, <u16>(header + ipLen), Desc.OrigLen);
   store<u16>(out, load<u16>(out, Desc.Flags) | DescFlag.Redirected, Desc.Flags);
 }

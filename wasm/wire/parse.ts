@@ -34,11 +34,11 @@ export let parsedL4: u32 = 0;
 export let parsedIpLen: u32 = 0;
 
 /**
- * Parses one frame and writes its key. `inPort`, `outPort` and `direction` are the metadata lanes
- * the forwarding stage decided. Returns ParseFlag bits.
+ * The key of a packet nothing is known about yet (not IP, no transport, untagged), with the
+ * metadata lanes the forwarding stage decided, written at `key`: the template parseFrame starts
+ * from. Built once per batch (the metadata is the same for every packet of a port's batch).
  */
-export function parseFrame(frame: usize, len: u32, origLen: u32, inPort: u32, outPort: u32, direction: u32, key: usize): u32 {
-  // Defaults: not IP, no transport, untagged.
+export function keyTemplate(key: usize, inPort: u32, outPort: u32, direction: u32): void {
   const z = i32x4.splat(0);
   v128.store(key, z);
   v128.store(key, z, 16);
@@ -54,6 +54,18 @@ export function parseFrame(frame: usize, len: u32, origLen: u32, inPort: u32, ou
   store<u32>(key + Lane.Direction * 4, direction);
   store<u32>(key + Lane.VlanOuter * 4, LaneValue.VlanNone);
   store<u32>(key + Lane.VlanInner * 4, LaneValue.VlanNone);
+}
+
+/**
+ * Parses one frame and writes its key at `key`, starting from the template at `template`
+ * (keyTemplate). Returns ParseFlag bits.
+ */
+export function parseFrame(frame: usize, len: u32, origLen: u32, template: usize, key: usize): u32 {
+  v128.store(key, v128.load(template));
+  v128.store(key, v128.load(template, 16), 16);
+  v128.store(key, v128.load(template, 32), 32);
+  v128.store(key, v128.load(template, 48), 48);
+  v128.store(key, v128.load(template, 64), 64);
   parsedL3 = 0;
   parsedL4 = 0;
   parsedIpLen = 0;

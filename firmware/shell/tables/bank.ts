@@ -68,14 +68,14 @@ export function layoutBank(rules: readonly ClassifierRule[], forest: CompiledFor
     nodeBase.push(nodeCount);
     nodeCount += t.nodes.length;
   }
-  const leavesOff = align(nodesOff + nodeCount * Node.Size, 8);
+  const leavesOff = align(nodesOff + nodeCount * Node.Size, 16);
   const leafOffsets: number[][] = [];
   let cursor = leavesOff;
   for (const t of forest.trees) {
     const offsets: number[] = [];
     for (const leaf of t.leaves) {
       offsets.push(cursor);
-      cursor = align(cursor + Leaf.Rules + 4 * leaf.rules.length, 8);
+      cursor = align(cursor + Leaf.Rules + 4 * leaf.rules.length, 16);
     }
     leafOffsets.push(offsets);
   }
@@ -150,6 +150,17 @@ export function layoutBank(rules: readonly ClassifierRule[], forest: CompiledFor
       const base = leafOffsets[t][i];
       u32(base + Leaf.Count, leaf.rules.length);
       dv.setBigUint64(base + Leaf.CategoryMask, leaf.categoryMask, true);
+      // Bound: the union of the leaf's rules on lane group 0 (an empty leaf's bound is irrelevant).
+      for (let l = 0; l < 4; l++) {
+        let lo = 0xffffffff;
+        let hi = 0;
+        for (const r of leaf.rules) {
+          lo = Math.min(lo, rules[r].box.lo[l]);
+          hi = Math.max(hi, rules[r].box.hi[l]);
+        }
+        u32(base + Leaf.BoundLo + 4 * l, lo);
+        u32(base + Leaf.BoundWidth + 4 * l, leaf.rules.length === 0 ? 0 : hi - lo);
+      }
       leaf.rules.forEach((r, k) => {
         if (r >= 1 << CATEGORY_SHIFT) throw new RangeError('too many rules for the leaf entry format');
         u32(base + Leaf.Rules + 4 * k, r | (rules[r].category << CATEGORY_SHIFT));
