@@ -23,6 +23,7 @@ export const CAPTURE_ERRORS = {
   'bad-version': 'unsupported format version',
   'unknown-interface': 'packet refers to an interface not described in its section',
   'after-error': 'data after a truncated or malformed record is not read',
+  'unsupported-linktype': 'unsupported link type',
 } as const;
 
 /** Stable identifier of a capture-file problem; see CAPTURE_ERRORS for the message. */

@@ -1,0 +1,308 @@
+// One data-plane instance (a line card's wasm module and its memory), laid out and bound.
+//
+// The runtime owns the memory map; the hot path learns it from the control block. Layout, from
+// the first 64 KiB page after the module's own data:
+//
+//  ┌ control ┬ scratch ┬ global ctrs ┬ port table ┬ port ctrs ┬ session state ┬ session ctrs ┐
+//  ├ rings: per port rx, originals, replicas; free rings ┬ flow cache ┬ bank 0 ┬ bank 1 ┤
+//  └ frame pool ┬ io region (driver buffers and staging rings, handed out at setup) ┘
+//
+// Memory is grown once, here, before any view is taken; nothing grows it afterwards (a grow
+// would detach every view). A configuration that does not fit `memoryBudget` is refused with a
+// clear error before anything is instantiated.
+//
+// Table publication (the bank switch): publish() writes the image into the inactive bank, bumps
+// TableVersion and flips ActiveBank. The hot path reads both once per batch, so a batch is
+// classified wholly by one version; ObservedVersion tells when a switch has taken effect. In
+// this single-threaded runtime process() never runs during publish(), so the inactive bank is
+// never in use while it is written.
+
+import { Abi, BatchScratch, Lane, Control, Desc, DescFlag, FlowEntry, InitError, Limits, PortConfig, SessionState } from '../../wasm/abi.ts';
+import { GlobalCounter, PortCounter, SessionCounter } from '../../wasm/counters.ts';
+import { RingView } from '../../hal/ring.ts';
+import { ensureMemory, instantiateDataplane, type DataplaneExports } from './wasm.ts';
+
+export interface DataPlanePortSpec {
+  readonly name: string;
+  /** Egress port of originals received here; null: drop by policy. */
+  readonly crossConnect: number | null;
+  /** Largest IP packet the port sends. */
+  readonly mtu: number;
+  readonly side: 'inside' | 'outside';
+}
+
+export interface DataPlaneSpec {
+  readonly ports: readonly DataPlanePortSpec[];
+  readonly rxRing: number; // descriptors per rx ring (power of two)
+  readonly txRing: number; // descriptors per originals / replicas ring (power of two)
+  readonly rxFrames: number;
+  readonly replicaFrames: number;
+  readonly frameSize: number; // data room per frame, after the headroom
+  readonly headroom: number;
+  readonly sessionSlots: number;
+  readonly bankBytes: number;
+  readonly flowCacheEntries: number; // power of two, or 0 to disable the cache
+  readonly batchMax: number;
+  readonly ioBytes: number; // driver buffers and staging rings
+  readonly memoryBudget: number; // bytes of wasm memory this instance may use
+}
+
+export class MemoryBudgetError extends Error {
+  override readonly name = 'MemoryBudgetError';
+}
+
+const PAGE = 65536;
+const align = (v: number, a: number): number => Math.ceil(v / a) * a;
+const isPow2 = (v: number): boolean => v > 0 && (v & (v - 1)) === 0;
+const nextPow2 = (v: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, v)));
+
+/** Byte addresses of every region. */
+export interface MemoryMap {
+  readonly control: number;
+  readonly scratch: number;
+  readonly globalCounters: number;
+  readonly portTable: number;
+  readonly portCounters: number;
+  readonly sessionState: number;
+  readonly sessionCounters: number;
+  readonly rxRings: number[];
+  readonly txOrigRings: number[];
+  readonly txReplicaRings: number[];
+  readonly rxFree: number;
+  readonly replicaFree: number;
+  readonly flowCache: number;
+  readonly banks: [number, number];
+  readonly framePool: number;
+  readonly frameStride: number;
+  readonly io: number;
+  readonly end: number;
+}
+
+/** Computes the memory map for a spec starting at `base`; throws MemoryBudgetError if it does not fit. */
+export function planMemory(spec: DataPlaneSpec, base: number): MemoryMap {
+  for (const [what, v] of [['rxRing', spec.rxRing], ['txRing', spec.txRing]] as const) {
+    if (!isPow2(v)) throw new RangeError(`${what} must be a power of two, got ${v}`);
+  }
+  if (spec.flowCacheEntries !== 0 && !isPow2(spec.flowCacheEntries)) throw new RangeError(`flowCacheEntries must be 0 or a power of two, got ${spec.flowCacheEntries}`);
+  if (spec.ports.length < 1 || spec.ports.length > Limits.MaxPorts) throw new RangeError(`1..${Limits.MaxPorts} ports, got ${spec.ports.length}`);
+  if (spec.sessionSlots < 1 || spec.sessionSlots > Limits.MaxSessions) throw new RangeError(`sessionSlots must be 1..${Limits.MaxSessions}`);
+  const stride = align(spec.headroom + spec.frameSize, 64);
+  if (stride > Limits.MaxFrame) throw new RangeError(`frame of ${stride} bytes exceeds ${Limits.MaxFrame}`);
+
+  let at = align(base, PAGE);
+  const take = (bytes: number, alignment = 64): number => {
+    at = align(at, alignment);
+    const start = at;
+    at += bytes;
+    return start;
+  };
+  const control = take(Control.Size);
+  const scratch = take(Lane.Bytes + spec.batchMax * BatchScratch.PerPacket);
+  const globalCounters = take(GlobalCounter.Count * 8);
+  const portTable = take(spec.ports.length * PortConfig.Size);
+  const portCounters = take(spec.ports.length * PortCounter.Count * 8);
+  const sessionState = take(spec.sessionSlots * SessionState.Size);
+  const sessionCounters = take(spec.sessionSlots * SessionCounter.Count * 8);
+  const rxRings: number[] = [];
+  const txOrigRings: number[] = [];
+  const txReplicaRings: number[] = [];
+  for (let p = 0; p < spec.ports.length; p++) {
+    rxRings.push(take(RingView.bytes(spec.rxRing, Desc.Size)));
+    txOrigRings.push(take(RingView.bytes(spec.txRing, Desc.Size)));
+    txReplicaRings.push(take(RingView.bytes(spec.txRing, Desc.Size)));
+  }
+  const rxFree = take(RingView.bytes(nextPow2(spec.rxFrames), 4));
+  const replicaFree = take(RingView.bytes(nextPow2(Math.max(1, spec.replicaFrames)), 4));
+  const flowCache = take(Math.max(1, spec.flowCacheEntries) * FlowEntry.Size);
+  const bank0 = take(spec.bankBytes);
+  const bank1 = take(spec.bankBytes);
+  const framePool = take((spec.rxFrames + spec.replicaFrames) * stride);
+  const io = take(spec.ioBytes);
+  const end = align(at, PAGE);
+  const used = end - align(base, PAGE);
+  if (used > spec.memoryBudget) {
+    const mib = (b: number): string => (b / 1048576).toFixed(1);
+    throw new MemoryBudgetError(
+      `data plane needs ${mib(used)} MiB (frames ${mib((spec.rxFrames + spec.replicaFrames) * stride)}, ` +
+      `table banks 2 × ${mib(spec.bankBytes)}, flow cache ${mib(spec.flowCacheEntries * FlowEntry.Size)}) ` +
+      `but the board's memory budget is ${mib(spec.memoryBudget)} MiB`);
+  }
+  return {
+    control, scratch, globalCounters, portTable, portCounters, sessionState, sessionCounters,
+    rxRings, txOrigRings, txReplicaRings, rxFree, replicaFree, flowCache, banks: [bank0, bank1],
+    framePool, frameStride: stride, io, end,
+  };
+}
+
+export class TablePublishError extends Error {
+  override readonly name = 'TablePublishError';
+}
+
+export class DataPlane {
+  readonly wasm: DataplaneExports;
+  readonly map: MemoryMap;
+  readonly mem: Uint8Array;
+  readonly u32: Uint32Array;
+  readonly u64: BigUint64Array;
+  readonly dv: DataView;
+  readonly rx: RingView[];
+  readonly txOriginals: RingView[];
+  readonly txReplicas: RingView[];
+  readonly rxFree: RingView;
+  readonly replicaFree: RingView;
+  private ioCursor: number;
+
+  private constructor(readonly spec: DataPlaneSpec) {
+    this.wasm = instantiateDataplane();
+    this.map = planMemory(spec, this.wasm.heapBase());
+    ensureMemory(this.wasm.memory, this.map.end);
+    const buffer = this.wasm.memory.buffer;
+    this.mem = new Uint8Array(buffer);
+    this.u32 = new Uint32Array(buffer);
+    this.u64 = new BigUint64Array(buffer);
+    this.dv = new DataView(buffer);
+    this.ioCursor = this.map.io;
+
+    const m = this.map;
+    const w = (addr: number, v: number): void => { this.u32[addr >>> 2] = v >>> 0; };
+    w(m.control + Control.Magic, Abi.Magic);
+    w(m.control + Control.AbiVersion, Abi.Version);
+    w(m.control + Control.ActiveBank, 0);
+    w(m.control + Control.TableVersion, 0);
+    w(m.control + Control.PortCount, spec.ports.length);
+    w(m.control + Control.PortTable, m.portTable);
+    w(m.control + Control.PortCounters, m.portCounters);
+    w(m.control + Control.SessionSlots, spec.sessionSlots);
+    w(m.control + Control.SessionState, m.sessionState);
+    w(m.control + Control.SessionCounters, m.sessionCounters);
+    w(m.control + Control.Bank0, m.banks[0]);
+    w(m.control + Control.Bank1, m.banks[1]);
+    w(m.control + Control.BankBytes, spec.bankBytes);
+    w(m.control + Control.FlowCache, m.flowCache);
+    w(m.control + Control.FlowCacheMask, spec.flowCacheEntries === 0 ? 0 : spec.flowCacheEntries - 1);
+    w(m.control + Control.FramePool, m.framePool);
+    w(m.control + Control.FrameStride, m.frameStride);
+    w(m.control + Control.FrameHeadroom, spec.headroom);
+    w(m.control + Control.FrameCount, spec.rxFrames + spec.replicaFrames);
+    w(m.control + Control.RxFree, m.rxFree);
+    w(m.control + Control.ReplicaFree, m.replicaFree);
+    w(m.control + Control.GlobalCounters, m.globalCounters);
+    w(m.control + Control.Scratch, m.scratch);
+    w(m.control + Control.BatchMax, spec.batchMax);
+
+    this.rx = [];
+    this.txOriginals = [];
+    this.txReplicas = [];
+    spec.ports.forEach((port, p) => {
+      const cfg = m.portTable + p * PortConfig.Size;
+      this.rx.push(RingView.format(this.u32, m.rxRings[p], spec.rxRing, Desc.Size));
+      this.txOriginals.push(RingView.format(this.u32, m.txOrigRings[p], spec.txRing, Desc.Size));
+      this.txReplicas.push(RingView.format(this.u32, m.txReplicaRings[p], spec.txRing, Desc.Size));
+      w(cfg + PortConfig.RxRing, m.rxRings[p]);
+      w(cfg + PortConfig.TxOrigRing, m.txOrigRings[p]);
+      w(cfg + PortConfig.TxReplicaRing, m.txReplicaRings[p]);
+      w(cfg + PortConfig.CrossConnect, port.crossConnect ?? 255);
+      w(cfg + PortConfig.Mtu, port.mtu);
+      w(cfg + PortConfig.Side, port.side === 'inside' ? 1 : 0);
+    });
+    this.rxFree = RingView.format(this.u32, m.rxFree, nextPow2(spec.rxFrames), 4);
+    this.replicaFree = RingView.format(this.u32, m.replicaFree, nextPow2(Math.max(1, spec.replicaFrames)), 4);
+    for (let f = 0; f < spec.rxFrames; f++) this.rxFree.pushIndex(f);
+    for (let f = 0; f < spec.replicaFrames; f++) this.replicaFree.pushIndex(spec.rxFrames + f);
+
+    const rc = this.wasm.init(m.control);
+    if (rc !== InitError.None) throw new Error(`data plane refused its control block (error ${rc}): build/dataplane.wasm and the runtime disagree on the ABI; run "npm run build"`);
+  }
+
+  /** Lays out and binds a new instance. Throws MemoryBudgetError when the spec does not fit. */
+  static create(spec: DataPlaneSpec): DataPlane {
+    return new DataPlane(spec);
+  }
+
+  /** Hands out `bytes` of the io region (setup time only). */
+  allocIo(bytes: number, alignment = 64): number {
+    const start = align(this.ioCursor, alignment);
+    if (start + bytes > this.map.io + this.spec.ioBytes) {
+      throw new MemoryBudgetError(`io region exhausted: ${bytes} more bytes requested of ${this.spec.ioBytes}`);
+    }
+    this.ioCursor = start + bytes;
+    return start;
+  }
+
+  /** A ring in the io region, for drivers that stage descriptors (fault and trace wrappers). */
+  allocRing(capacity: number, slotBytes = Desc.Size): RingView {
+    return RingView.format(this.u32, this.allocIo(RingView.bytes(capacity, slotBytes)), capacity, slotBytes);
+  }
+
+  get tableVersion(): number {
+    return this.u32[(this.map.control + Control.TableVersion) >>> 2];
+  }
+
+  get observedVersion(): number {
+    return this.u32[(this.map.control + Control.ObservedVersion) >>> 2];
+  }
+
+  /**
+   * Publishes a bank image: written into the inactive bank, then made active by one store.
+   * Returns the new table version. Throws TablePublishError when the image does not fit a bank.
+   */
+  publish(image: Uint8Array): number {
+    if (image.length > this.spec.bankBytes) {
+      throw new TablePublishError(`tables need ${image.length} bytes but a bank holds ${this.spec.bankBytes}: raise the board's table budget or reduce rules`);
+    }
+    const c = this.map.control;
+    const active = this.u32[(c + Control.ActiveBank) >>> 2];
+    const target = active === 0 ? 1 : 0;
+    this.mem.set(image, this.map.banks[target]);
+    const version = (this.tableVersion + 1) >>> 0 || 1;
+    this.u32[(c + Control.TableVersion) >>> 2] = version;
+    this.u32[(c + Control.ActiveBank) >>> 2] = target;
+    return version;
+  }
+
+  /** Runs the hot path over at most `maxBatch` packets (bounded by free originals-ring space). */
+  process(now: bigint, maxBatch = this.spec.batchMax): number {
+    let room = maxBatch;
+    for (const ring of this.txOriginals) {
+      const f = ring.free();
+      if (f < room) room = f;
+    }
+    if (room === 0) return 0;
+    return this.wasm.process(room, now);
+  }
+
+  // ── frames ──────────────────────────────────────────────────────────────────────────────────
+
+  /** Address of the data start of frame `index`. */
+  frameData(index: number): number {
+    return this.map.framePool + index * this.map.frameStride + this.spec.headroom;
+  }
+
+  /** Returns a consumed descriptor's frame to the free ring it came from. */
+  releaseFrame(desc: number): void {
+    const flags = this.dv.getUint16(desc + Desc.Flags, true);
+    const index = this.u32[(desc + Desc.Frame) >>> 2];
+    ((flags & DescFlag.ReplicaPool) !== 0 ? this.replicaFree : this.rxFree).pushIndex(index);
+  }
+
+  // ── counters ────────────────────────────────────────────────────────────────────────────────
+
+  portCounter(port: number, which: PortCounter): bigint {
+    return this.u64[(this.map.portCounters >>> 3) + port * PortCounter.Count + which];
+  }
+
+  sessionCounter(slot: number, which: SessionCounter): bigint {
+    return this.u64[(this.map.sessionCounters >>> 3) + slot * SessionCounter.Count + which];
+  }
+
+  globalCounter(which: GlobalCounter): bigint {
+    return this.u64[(this.map.globalCounters >>> 3) + which];
+  }
+
+  /** Zeroes one session slot's counters and state, for a slot that is being reused. */
+  resetSessionSlot(slot: number): void {
+    const c = (this.map.sessionCounters >>> 3) + slot * SessionCounter.Count;
+    this.u64.fill(0n, c, c + SessionCounter.Count);
+    this.mem.fill(0, this.map.sessionState + slot * SessionState.Size, this.map.sessionState + (slot + 1) * SessionState.Size);
+  }
+}

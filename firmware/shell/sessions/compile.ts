@@ -1,0 +1,171 @@
+// Sessions → the bank image the data plane runs: each session's filter is compiled to boxes,
+// every box becomes a rule of the session's category, the rules are compiled into a forest, and
+// the session table with prebuilt encapsulation templates is laid out beside it.
+//
+// Contract: SessionSpec fields are validated here and every error names the session and the
+// field. The bank index of a session is its category (bit in the hot path's masks); redirect
+// sessions are ordered by service priority (highest first) because the hot path diverts to the
+// lowest-index matching redirect session.
+
+import { Mode } from '../../../wasm/abi.ts';
+import { compileFilter, FilterError } from '../filter/index.ts';
+import { buildForest } from '../tables/forest.ts';
+import { anyBox, intersectBoxes, type Box } from '../tables/box.ts';
+import { layoutBank, type BankLayout, type SessionTableEntry } from '../tables/bank.ts';
+import type { ClassifierRule, CompiledForest } from '../tables/tree.ts';
+import { buildTemplate, ENCAP_BY_NAME, encapOverhead, type EncapName } from './template.ts';
+import * as L from './limits.ts';
+
+export type ModeName = 'sniff' | 'dup' | 'race' | 'redirect';
+
+export const MODE_BY_NAME: Readonly<Record<ModeName, Mode>> = {
+  sniff: Mode.Sniff,
+  dup: Mode.Dup,
+  race: Mode.Race,
+  redirect: Mode.Redirect,
+};
+
+/** One session as the control plane holds it, resolved to a port and addresses. */
+export interface SessionSpec {
+  readonly name: string;
+  readonly mode: ModeName;
+  readonly filter: string;
+  readonly encap: EncapName;
+  readonly snaplen: number; // 0 = whole packet
+  readonly sample: number; // 1-in-N, 1 = every packet
+  readonly ratePps: number; // 0 = unlimited
+  readonly rateBps: number; // 0 = unlimited
+  /** Port the replicas (or redirected originals) leave by, and the path's IP MTU. */
+  readonly egressPort: number;
+  readonly mtu: number;
+  /** Outer header addresses: the router's on the egress port, and the device's (or next hop's MAC). */
+  readonly source: { readonly ip: number; readonly mac: Uint8Array };
+  readonly destination: { readonly ip: number; readonly mac: Uint8Array; readonly vlan?: number };
+  readonly serviceId?: number;
+  readonly dynamicService?: boolean;
+  readonly servicePriority?: number;
+  readonly erspanSession?: number;
+  readonly seed?: number;
+  /** Addresses whose packets this session never matches (a cache's own traffic for redirect). */
+  readonly excludeSources?: readonly string[];
+  /** State slot and generation (the runtime's session allocator assigns them). */
+  readonly slot: number;
+  readonly generation: number;
+}
+
+export class SessionError extends Error {
+  override readonly name = 'SessionError';
+  constructor(readonly session: string, readonly field: string, detail: string) {
+    super(`session "${session}": ${field}: ${detail}`);
+  }
+}
+
+export interface CompiledTables {
+  readonly bank: BankLayout;
+  readonly rules: readonly ClassifierRule[];
+  readonly forest: CompiledForest;
+  /** Sessions in bank order (index = category). */
+  readonly order: readonly SessionSpec[];
+}
+
+const intIn = (v: number, lo: number, hi: number): boolean => Number.isInteger(v) && v >= lo && v <= hi;
+
+/** (∪ a) ∩ (∪ b) as a union of boxes. */
+function intersectUnions(a: readonly Box[], b: readonly Box[]): Box[] {
+  const out: Box[] = [];
+  for (const x of a) {
+    for (const y of b) {
+      const z = intersectBoxes(x, y);
+      if (z) out.push(z);
+    }
+  }
+  return out;
+}
+
+function validate(s: SessionSpec): void {
+  const bad = (field: string, detail: string): never => { throw new SessionError(s.name, field, detail); };
+  if (!(s.mode in MODE_BY_NAME)) bad('mode', `"${s.mode}" is not sniff, dup, race or redirect`);
+  if (!(s.encap in ENCAP_BY_NAME)) bad('encap', `"${s.encap}" is not gre, erspan2, erspan3 or gre-seq`);
+  if (typeof s.filter !== 'string' || s.filter.length > L.MAX_FILTER_LENGTH) bad('filter', `must be a string of at most ${L.MAX_FILTER_LENGTH} characters`);
+  if (!(s.snaplen === 0 || intIn(s.snaplen, L.MIN_SNAPLEN, L.MAX_SNAPLEN))) bad('snaplen', `must be 0 (whole packet) or ${L.MIN_SNAPLEN}..${L.MAX_SNAPLEN}`);
+  if (!intIn(s.sample, 1, L.MAX_SAMPLE)) bad('sample', `must be 1..${L.MAX_SAMPLE}`);
+  if (!intIn(s.ratePps, 0, L.MAX_RATE_PPS)) bad('ratePps', `must be 0 (unlimited) or up to ${L.MAX_RATE_PPS}`);
+  if (!intIn(s.rateBps, 0, L.MAX_RATE_BPS)) bad('rateBps', `must be 0 (unlimited) or up to ${L.MAX_RATE_BPS}`);
+  if (!intIn(s.mtu, L.MIN_REPLICA_MTU, 65535)) bad('mtu', `must be ${L.MIN_REPLICA_MTU}..65535`);
+  if (s.mtu - (encapOverhead(s.encap) - 14) < 64) bad('mtu', 'leaves no room for an inner packet');
+  if (s.mode === 'redirect' && s.encap !== 'gre') bad('encap', 'redirect uses GRE with the WCCP redirect header ("gre")');
+}
+
+/** Compiles sessions into a bank image. */
+export function compileTables(sessions: readonly SessionSpec[]): CompiledTables {
+  if (sessions.length > L.MAX_SESSIONS) throw new SessionError('*', 'sessions', `at most ${L.MAX_SESSIONS} per line card`);
+  const names = new Set<string>();
+  for (const s of sessions) {
+    if (names.has(s.name)) throw new SessionError(s.name, 'name', 'used by two sessions');
+    names.add(s.name);
+    validate(s);
+  }
+  const replicating = sessions.filter((s) => s.mode !== 'redirect');
+  const redirecting = sessions.filter((s) => s.mode === 'redirect')
+    .sort((a, b) => (b.servicePriority ?? 0) - (a.servicePriority ?? 0) || (a.serviceId ?? 0) - (b.serviceId ?? 0));
+  const order = [...redirecting, ...replicating];
+
+  const rules: ClassifierRule[] = [];
+  const entries: SessionTableEntry[] = [];
+  order.forEach((s, category) => {
+    // An empty filter matches every packet; excluded sources are subtracted exactly, by
+    // intersecting with their complement (the user's filter is compiled as typed, so its error
+    // positions point into what the user wrote).
+    let boxes: Box[];
+    try {
+      boxes = s.filter.trim() === '' ? [anyBox()] : compileFilter(s.filter, { maxBoxes: L.MAX_BOXES_PER_SESSION });
+      const excluded = s.excludeSources ?? [];
+      if (excluded.length) {
+        const keep = compileFilter(excluded.map((a) => `not src host ${a}`).join(' and '), { maxBoxes: L.MAX_BOXES_PER_SESSION });
+        boxes = intersectUnions(boxes, keep);
+        if (boxes.length > L.MAX_BOXES_PER_SESSION) throw new SessionError(s.name, 'excludeSources', `the filter without these sources needs more than ${L.MAX_BOXES_PER_SESSION} rules`);
+      }
+    } catch (e) {
+      if (e instanceof FilterError) throw new SessionError(s.name, 'filter', e.message.replace(/^filter: /, ''));
+      throw e;
+    }
+    boxes.forEach((box, i) => rules.push({ box, category, id: i + 1 }));
+    const template = buildTemplate({
+      encap: s.encap,
+      srcMac: s.source.mac,
+      dstMac: s.destination.mac,
+      vlan: s.destination.vlan,
+      srcIp: s.source.ip,
+      dstIp: s.destination.ip,
+      serviceId: s.serviceId,
+      erspanSession: s.erspanSession,
+    });
+    const burstPkts = Math.max(1, Math.ceil((s.ratePps * L.BURST_WINDOW_MS) / 1000));
+    // The bit bucket holds at least the largest replica this session can send, or such a replica
+    // could never pass however low the traffic.
+    const largestReplicaBits = (s.mtu + template.ipOffset) * 8;
+    const burstBits = Math.max(L.MIN_BURST_BITS, largestReplicaBits, Math.ceil((s.rateBps * L.BURST_WINDOW_MS) / 1000));
+    entries.push({
+      slot: s.slot,
+      generation: s.generation,
+      mode: MODE_BY_NAME[s.mode],
+      encap: ENCAP_BY_NAME[s.encap],
+      sampleN: s.sample,
+      seed: (s.seed ?? 0x9e3779b9 ^ (s.slot * 0x85ebca6b)) >>> 0 || 1,
+      ratePps: s.ratePps,
+      burstPkts,
+      rateBps: BigInt(s.rateBps),
+      burstBits: BigInt(burstBits),
+      snaplen: s.snaplen,
+      egressPort: s.egressPort,
+      mtu: s.mtu,
+      template: template.bytes,
+      ipOffset: template.ipOffset,
+      greOffset: template.greOffset,
+      serviceId: s.serviceId ?? 0,
+      flags: s.dynamicService ? 1 : 0,
+    });
+  });
+  const forest = buildForest(rules);
+  return { bank: layoutBank(rules, forest, entries), rules, forest, order };
+}
