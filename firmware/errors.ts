@@ -1,0 +1,25 @@
+// Which failures are the user's to fix (a bad file, filter, number, board or address: exit 2 with
+// the message alone) and which are ours (exit 1 with the stack, so it can be reported).
+
+import { FilterError } from './shell/filter/index.ts';
+import { SessionError } from './shell/sessions/compile.ts';
+import { TemplateError } from './shell/sessions/template.ts';
+import { RuleFileError } from './shell/tables/classbench.ts';
+import { TableTooLargeError } from './shell/tables/tree.ts';
+import { AddressError } from './shell/net/address.ts';
+import { CaptureFormatError } from '../hal/drivers/pcap/format/index.ts';
+import { MemoryBudgetError, TablePublishError } from './runtime/dataplane.ts';
+import { BoardError } from './runtime/board.ts';
+
+const USER_ERRORS = [FilterError, SessionError, TemplateError, RuleFileError, TableTooLargeError, AddressError, CaptureFormatError, MemoryBudgetError, TablePublishError, BoardError];
+const FILE_ERROR_CODES = new Set(['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR', 'EEXIST', 'ENOSPC', 'EROFS', 'EPERM']);
+
+export function isUserError(e: unknown): boolean {
+  if (USER_ERRORS.some((cls) => e instanceof cls)) return true;
+  return typeof e === 'object' && e !== null && FILE_ERROR_CODES.has((e as { code?: string }).code ?? '');
+}
+
+export function describeError(e: unknown): string {
+  if (isUserError(e)) return (e as Error).message;
+  return e instanceof Error ? (e.stack ?? e.message) : String(e);
+}
