@@ -2,8 +2,9 @@
 // replica queue. Best effort and bounded: every way a replica can fail to go out increments one
 // named counter (SessionCounter), and nothing here can touch the original's bytes or its slot.
 //
-// Order of checks (each a named drop): sampling → policer → encapsulation can carry it → MTU
-// (sniff truncates instead) → replica ring space → a free replica frame.
+// Order of checks (each a named drop): sampling → encapsulation can carry it → MTU, or the
+// replica frame's room when smaller (sniff truncates instead) → policer → replica ring space →
+// a free replica frame.
 //
 // Also here: the redirect stage, which diverts an original to a cache by encapsulating it in
 // place (in the frame's headroom), for WCCP redirect sessions.
@@ -16,7 +17,7 @@ import { policerAdmit, policerReset } from './police';
 import { sampleKeep } from './sample';
 import { writeEncap } from './encap';
 import { copyBytes } from '../wire/bytes';
-import { frameData, frameSlot } from '../ring/frames';
+import { frameData, frameRoom, frameSlot } from '../ring/frames';
 
 @inline function bump(counters: usize, which: u32, by: u64 = 1): void {
   const p = counters + (<usize>which << 3);
@@ -85,9 +86,13 @@ export function replicate(ctl: usize, bank: usize, session: u32, cfg: usize, des
   const snaplen = load<u32>(cfg, SessionConfig.Snaplen);
   if (snaplen != 0 && keep > snaplen) keep = snaplen;
 
+  // The outer IP packet must fit the path MTU and the whole replica a replica frame.
   const header = load<u32>(cfg, SessionConfig.TemplateLen);
-  const outerIpOverhead = header - load<u32>(cfg, SessionConfig.IpOff);
-  const mtu = load<u32>(cfg, SessionConfig.Mtu);
+  const l2 = load<u32>(cfg, SessionConfig.IpOff);
+  const outerIpOverhead = header - l2;
+  let mtu = load<u32>(cfg, SessionConfig.Mtu);
+  const room = frameRoom(ctl);
+  if (mtu + l2 > room) mtu = room - l2;
   if (outerIpOverhead + keep > mtu) {
     if (load<u32>(cfg, SessionConfig.Mode) != Mode.Sniff) {
       bump(counters, SessionCounter.Mtu);
