@@ -1,0 +1,175 @@
+// `twinflow boot`: boot a board, run its line cards' poll loops in real time, show live counters,
+// and stop cleanly on SIGINT / SIGTERM (or after --duration): the loops finish their iteration,
+// drivers flush and close, final counters are printed.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
+import { loadBoard, dataPlaneSpec, BoardError, type Board, type BoardPort, type DemoSession } from './board.ts';
+import { LineCard } from './linecard.ts';
+import { SimPortDriver } from '../../hal/drivers/sim/driver.ts';
+import { ClientGroup, Collector, ServerGroup, type ClientGroupConfig, type CollectorConfig, type ServerGroupConfig } from '../../hal/drivers/sim/index.ts';
+import type { SimEndpoint } from '../../hal/drivers/sim/endpoint.ts';
+import type { PortDriver } from '../../hal/driver.ts';
+import { compileTables, type SessionSpec } from '../shell/sessions/compile.ts';
+import { parseIpv4, parseMac } from '../shell/net/address.ts';
+import { conservationViolations, globalCounters, portCounters, sessionCounters, type CounterSet } from './counters.ts';
+
+export interface BootOptions {
+  readonly board: string;
+  readonly demo?: boolean;
+  readonly duration?: number;
+  readonly json?: boolean;
+}
+
+interface RunningCard {
+  readonly card: LineCard;
+  readonly endpoints: Map<string, SimEndpoint>;
+  readonly sessions: SessionSpec[];
+}
+
+const RENDER_INTERVAL_NS = 1_000_000_000n;
+
+function endpointFor(board: Board, port: BoardPort, i: number): SimEndpoint {
+  const e = port.endpoint;
+  if (!e) throw new BoardError(board.file, `ports.${i}.endpoint`, 'a sim port needs an endpoint');
+  const { kind, ...config } = e;
+  switch (kind) {
+    case 'clients': return new ClientGroup({ name: port.name, ...config } as unknown as ClientGroupConfig);
+    case 'servers': return new ServerGroup({ name: port.name, ...config } as unknown as ServerGroupConfig);
+    case 'collector': return new Collector({ name: port.name, ...config } as unknown as CollectorConfig);
+  }
+}
+
+function driverFor(board: Board, port: BoardPort, endpoints: Map<string, SimEndpoint>): PortDriver {
+  const i = board.ports.indexOf(port);
+  if (port.driver !== 'sim') {
+    throw new BoardError(board.file, `ports.${i}.driver`, `"${port.driver}" ports cannot be booted by this command yet; boot a board whose ports use the sim driver`);
+  }
+  const endpoint = endpointFor(board, port, i);
+  endpoints.set(port.name, endpoint);
+  return new SimPortDriver(endpoint);
+}
+
+/** Resolves demo sessions of the board to SessionSpecs for the card that owns their port. */
+function demoSessions(board: Board, card: number, demo: readonly DemoSession[]): SessionSpec[] {
+  const lc = board.lineCards[card];
+  const out: SessionSpec[] = [];
+  demo.forEach((d, i) => {
+    const egress = lc.ports.indexOf(d.port);
+    if (egress < 0) return;
+    const port = board.ports.find((p) => p.name === d.port)!;
+    if (!port.ipv4) throw new BoardError(board.file, `ports.${board.ports.indexOf(port)}.ipv4`, `port "${port.name}" sends replicas (demo.${i}) and needs the router's address`);
+    const collectorMac = port.endpoint?.kind === 'collector' ? port.endpoint.mac as string | undefined : undefined;
+    const deviceMac = d.deviceMac ?? collectorMac;
+    if (!deviceMac) throw new BoardError(board.file, `demo.${i}.deviceMac`, 'is required when the port has no collector endpoint');
+    out.push({
+      name: d.name,
+      mode: d.mode ?? 'sniff',
+      filter: d.filter,
+      encap: d.encap ?? 'gre',
+      snaplen: d.snaplen ?? 0,
+      sample: d.sample ?? 1,
+      ratePps: d.ratePps ?? 0,
+      rateBps: 0,
+      egressPort: egress,
+      mtu: port.mtu,
+      source: { ip: parseIpv4(port.ipv4), mac: parseMac(port.mac) },
+      destination: { ip: parseIpv4(d.device), mac: parseMac(deviceMac) },
+      slot: out.length,
+      generation: 1,
+    });
+  });
+  return out;
+}
+
+function snapshot(board: Board, running: RunningCard[]) {
+  const ports: Record<string, CounterSet> = {};
+  const sessions: Record<string, CounterSet> = {};
+  const endpoints: Record<string, Record<string, number>> = {};
+  const drivers: Record<string, CounterSet> = {};
+  const global: Record<string, CounterSet> = {};
+  running.forEach(({ card, endpoints: eps, sessions: ss }, c) => {
+    card.ports.forEach((p, i) => {
+      ports[p.name] = portCounters(card.dp, i);
+      drivers[p.name] = { ...p.counters };
+    });
+    for (const s of ss) sessions[s.name] = sessionCounters(card.dp, s.slot);
+    for (const [name, ep] of eps) endpoints[name] = ep.counters();
+    global[board.lineCards[c].name] = globalCounters(card.dp);
+  });
+  return { board: board.name, ports, sessions, drivers, endpoints, global, violations: conservationViolations(ports, sessions) };
+}
+
+type Snapshot = ReturnType<typeof snapshot>;
+
+function render(s: Snapshot, seconds: number, tty: boolean): string {
+  const lines: string[] = [];
+  lines.push(`twinflow on board "${s.board}" — ${seconds.toFixed(0)} s${tty ? ' — Ctrl-C to stop' : ''}`);
+  lines.push('port        rx_packets   forwarded  redirected   dropped  rx_missed  tx_packets');
+  for (const [name, c] of Object.entries(s.ports)) {
+    const d = s.drivers[name];
+    lines.push(`${name.padEnd(10)} ${String(c.rx_packets).padStart(11)} ${String(c.forwarded).padStart(11)} ${String(c.redirected).padStart(11)} ${String(c.dropped_policy + c.dropped_tx_full).padStart(9)} ${String(d.rxMissed).padStart(10)} ${String(d.txPackets).padStart(11)}`);
+  }
+  if (Object.keys(s.sessions).length) {
+    lines.push('session        matched  replicated  sampled_out  rate_limited  ring_full  no_frame  mtu');
+    for (const [name, c] of Object.entries(s.sessions)) {
+      lines.push(`${name.padEnd(10)} ${String(c.matched).padStart(11)} ${String(c.replicated).padStart(11)} ${String(c.sampled_out).padStart(12)} ${String(c.rate_limited).padStart(13)} ${String(c.ring_full).padStart(10)} ${String(c.no_frame).padStart(9)} ${String(c.mtu).padStart(4)}`);
+    }
+  }
+  for (const [name, c] of Object.entries(s.endpoints)) {
+    lines.push(`${name.padEnd(10)} ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join('  ')}`);
+  }
+  if (s.violations.length) lines.push(`CONSERVATION VIOLATED: ${s.violations.join('; ')}`);
+  return lines.join('\n');
+}
+
+export async function bootCommand(o: BootOptions): Promise<void> {
+  const board = loadBoard(o.board);
+  const running: RunningCard[] = board.lineCards.map((lc, c) => {
+    const endpoints = new Map<string, SimEndpoint>();
+    const ports = lc.ports.map((name) => {
+      const port = board.ports.find((p) => p.name === name)!;
+      return { name, driver: driverFor(board, port, endpoints) };
+    });
+    const card = LineCard.create(dataPlaneSpec(board, c), ports);
+    const sessions = o.demo ? demoSessions(board, c, board.demo ?? []) : [];
+    if (sessions.length) card.dp.publish(compileTables(sessions).bank.image);
+    return { card, endpoints, sessions };
+  });
+  if (o.demo && !(board.demo ?? []).length) process.stderr.write(`twinflow: board "${board.name}" defines no demo sessions\n`);
+
+  let stop = false;
+  const onSignal = (): void => { stop = true; };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const tty = process.stdout.isTTY === true && !o.json;
+  const t0 = process.hrtime.bigint();
+  const deadline = o.duration !== undefined ? BigInt(o.duration) * 1_000_000_000n : -1n;
+  let nextRender = RENDER_INTERVAL_NS;
+  let iterations = 0;
+  try {
+    while (!stop) {
+      const now = process.hrtime.bigint() - t0;
+      if (deadline >= 0n && now >= deadline) break;
+      let work = 0;
+      for (const r of running) work += r.card.step(now);
+      if (now >= nextRender) {
+        nextRender += RENDER_INTERVAL_NS;
+        if (!o.json) {
+          const text = render(snapshot(board, running), Number(now) / 1e9, tty);
+          process.stdout.write(tty ? `\x1b[H\x1b[2J${text}\n` : `${text}\n\n`);
+        }
+      }
+      if (work === 0) await sleep(1);
+      else if ((++iterations & 63) === 0) await yieldToEvents();
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    for (const r of running) await r.card.close();
+  }
+  const final = snapshot(board, running);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  process.stdout.write(o.json ? `${JSON.stringify({ seconds, ...final }, null, 2)}\n` : `${render(final, seconds, false)}\nstopped\n`);
+  if (final.violations.length) process.exitCode = 1;
+}
