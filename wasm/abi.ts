@@ -213,21 +213,19 @@ export const enum ForestTree {
   Size = 16,
 }
 
-// Tree nodes. A NodeRef is an offset in the bank; bit 31 set means it points at a leaf.
-//  Node: │ Dim u32 │ 12 pad │ Thresholds u32×8 │ Children NodeRef×8 │
+// Tree nodes: one 64-byte line each, 64-aligned.
+//  Node: │ Thresholds u32×8 │ Children NodeRef×8 │
+// A NodeRef is an offset in the bank. Bit 31 set: a leaf. Otherwise the offset of a node, whose
+// low 6 bits (free by alignment) carry the lane that node cuts, so a walk can load the key lane
+// while it loads the node, instead of after it.
 // Child i holds keys in (Thresholds[i−1], Thresholds[i]]; unused thresholds are 0xffffffff, so the
 // child index is simply the number of thresholds below the key (two v128 compares and popcnt).
-//  Leaf: │ Count u32 │ pad │ CategoryMask u64 │ BoundLo v128 │ BoundWidth v128 │ entry u32 × Count │
-// An entry is rule index | category << 26, in priority order. Bound is the union of the leaf's
-// rules on lane group 0 (addresses and ports): a key outside it matches nothing in the leaf, which
-// one v128 check settles before any rule is read (a leaf's region is usually much wider than
-// what its rules cover).
 export const enum Node {
-  Dim = 0,
-  Thresholds = 16,
-  Children = 48,
-  Size = 80,
+  Thresholds = 0,
+  Children = 32,
+  Size = 64,
   MaxChildren = 8,
+  LaneMask = 63,
   LeafFlag = 0x80000000,
 }
 

@@ -3,7 +3,7 @@
 // `SessionConfig`). Offsets inside the image are relative to its start, so the same bytes fit
 // any bank address on any card.
 //
-//  ┌ Header ┬ Rules (160 × n) ┬ RuleMeta (8 × n) ┬ Forest ┬ Nodes (80 × m) ┬ Leaves ┬ Sessions (128 × s) ┬ Templates ┐
+//  ┌ Header ┬ Rules (160 × n) ┬ RuleMeta (8 × n) ┬ Forest ┬ Nodes (64 × m) ┬ Leaves ┬ Sessions (128 × s) ┬ Templates ┐
 //
 // Contract: inputs come from the compilers in this folder and from sessions/, already validated;
 // this file checks only the layout invariants it owns (sizes, alignment, category range) and
@@ -60,7 +60,7 @@ export function layoutBank(rules: readonly ClassifierRule[], forest: CompiledFor
   const rulesOff = Bank.Header;
   const metaOff = rulesOff + n * Rule.Size;
   const forestOff = align(metaOff + n * RuleMeta.Size, 16);
-  const nodesOff = forestOff + Forest.Trees + forest.trees.length * ForestTree.Size;
+  const nodesOff = align(forestOff + Forest.Trees + forest.trees.length * ForestTree.Size, Node.Size);
   // Every tree's nodes and leaves go in one section each; remember where each tree's start.
   const nodeBase: number[] = [];
   let nodeCount = 0;
@@ -97,8 +97,9 @@ export function layoutBank(rules: readonly ClassifierRule[], forest: CompiledFor
 
   u32(Bank.Magic, BankMagic.Value);
   u32(Bank.Bytes, bytes);
+  // A node ref carries the lane its node cuts in the low bits (free by 64-byte alignment).
   const ref = (t: number, r: TreeRef): number =>
-    r.leaf ? (leafOffsets[t][r.index] | Node.LeafFlag) >>> 0 : nodesOff + (nodeBase[t] + r.index) * Node.Size;
+    r.leaf ? (leafOffsets[t][r.index] | Node.LeafFlag) >>> 0 : (nodesOff + (nodeBase[t] + r.index) * Node.Size) | forest.trees[t].nodes[r.index].lane;
   u32(Bank.Forest, forestOff);
   u32(Bank.Rules, rulesOff);
   u32(Bank.RuleCount, n);
@@ -136,7 +137,7 @@ export function layoutBank(rules: readonly ClassifierRule[], forest: CompiledFor
 
     tree.nodes.forEach((node, i) => {
       const base = nodesOff + (nodeBase[t] + i) * Node.Size;
-      u32(base + Node.Dim, node.lane);
+      if (node.lane > Node.LaneMask) throw new RangeError(`lane ${node.lane} does not fit a node ref`);
       for (let k = 0; k < Node.MaxChildren; k++) {
         u32(base + Node.Thresholds + 4 * k, k < node.thresholds.length ? node.thresholds[k] : 0xffffffff);
       }

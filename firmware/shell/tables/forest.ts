@@ -11,7 +11,7 @@
 // `maxTrees` trees. The hot path searches the trees in order of their best rule and skips a tree
 // that cannot improve the answer.
 
-import { Lane } from '../../../wasm/abi.ts';
+import { Lane, Leaf, Node } from '../../../wasm/abi.ts';
 import { LANE_DOMAIN } from './box.ts';
 import { buildTree, TableTooLargeError, type ClassifierRule, type CompiledForest, type CompiledTree, type TreeOptions } from './tree.ts';
 
@@ -27,7 +27,7 @@ const SEPARATING_LANES = [Lane.Src0, Lane.Dst0, Lane.SrcPort, Lane.DstPort];
 
 /** Bytes a tree occupies in a bank (nodes, leaf headers, leaf entries). */
 export function treeBytes(t: CompiledTree): number {
-  return t.nodes.length * 80 + t.leaves.length * 16 + t.leafEntries * 4;
+  return t.nodes.length * Node.Size + t.leaves.length * Leaf.Rules + t.leafEntries * 4;
 }
 
 function signature(rule: ClassifierRule): number {
