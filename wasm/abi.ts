@@ -199,7 +199,10 @@ export const enum RuleMeta {
 
 // The classifier is a forest: a few trees searched in order of their best rule (see
 // firmware/shell/tables/forest.ts for why). A tree is skipped when it holds no category still
-// unresolved and no rule better than the best match so far.
+// unresolved and no rule better than the best match so far, or when its prefilter says no rule
+// can match: when every rule of a tree is exact on one lane (a list of hosts, say), the tree
+// carries a 64 Kbit filter of those values, hashed, and a key whose value is not in it skips the
+// walk after one load.
 //  Forest: │ Count u32 │ 12 pad │ ForestTree × Count │
 export const enum Forest {
   Count = 0,
@@ -210,7 +213,16 @@ export const enum ForestTree {
   Root = 0, // NodeRef
   MinRule = 4, // index of the tree's highest-priority rule
   CategoryMask = 8, // u64
-  Size = 16,
+  PrefilterLane = 16, // lane every rule is exact on, or PrefilterNone
+  Prefilter = 20, // bank offset of the filter's 8 KiB bitmap
+  Size = 32,
+}
+
+export const enum Prefilter {
+  None = 0xffffffff,
+  Bits = 16, // hash width: a 2^16-bit (8 KiB) bitmap
+  Bytes = 8192,
+  HashMultiplier = 0x9e3779b1, // bit = (value × multiplier) >>> (32 − Bits)
 }
 
 // Tree nodes: one 64-byte line each, 64-aligned.

@@ -19,7 +19,7 @@
 // Contract: the bank is trusted (built and validated by the control plane); the key is the
 // parser's output. No allocation; reads only the bank and the key.
 
-import { Bank, Forest, ForestTree, Lane, Leaf, Node, Rule } from '../abi';
+import { Bank, Forest, ForestTree, Lane, Leaf, Node, Prefilter, Rule } from '../abi';
 
 @inline const CATEGORY_SHIFT: u32 = 26; // leaf entry = rule index | category << 26
 @inline const RULE_INDEX_MASK: u32 = (1 << CATEGORY_SHIFT) - 1;
@@ -88,9 +88,13 @@ export const NO_RULE: u32 = NONE;
 }
 
 /** Whether tree `tree` can still change the result of a key. */
-@inline function treeMatters(tree: usize, result: usize): bool {
-  return (load<u64>(tree, ForestTree.CategoryMask) & ~load<u64>(result, Result.Mask)) != 0 ||
-    load<u32>(tree, ForestTree.MinRule) < load<u32>(result, Result.First);
+@inline function treeMatters(bank: usize, tree: usize, result: usize, key: usize): bool {
+  if ((load<u64>(tree, ForestTree.CategoryMask) & ~load<u64>(result, Result.Mask)) == 0 &&
+      load<u32>(tree, ForestTree.MinRule) >= load<u32>(result, Result.First)) return false;
+  const lane = load<u32>(tree, ForestTree.PrefilterLane);
+  if (lane == Prefilter.None) return true;
+  const bit = (load<u32>(key + (<usize>lane << 2)) * Prefilter.HashMultiplier) >> (32 - Prefilter.Bits);
+  return (load<u8>(bank + <usize>load<u32>(tree, ForestTree.Prefilter) + <usize>(bit >> 3)) & (1 << (bit & 7))) != 0;
 }
 
 /**
@@ -123,14 +127,14 @@ export function classifyBatch(bank: usize, keys: usize, results: usize, todo: us
       const i5 = j + 5 < count ? <usize>load<u16>(todo + (<usize>(j + 5) << 1)) : i0;
       const i6 = j + 6 < count ? <usize>load<u16>(todo + (<usize>(j + 6) << 1)) : i0;
       const i7 = j + 7 < count ? <usize>load<u16>(todo + (<usize>(j + 7) << 1)) : i0;
-      const a0 = treeMatters(tree, results + i0 * Result.Size);
-      const a1 = j + 1 < count && treeMatters(tree, results + i1 * Result.Size);
-      const a2 = j + 2 < count && treeMatters(tree, results + i2 * Result.Size);
-      const a3 = j + 3 < count && treeMatters(tree, results + i3 * Result.Size);
-      const a4 = j + 4 < count && treeMatters(tree, results + i4 * Result.Size);
-      const a5 = j + 5 < count && treeMatters(tree, results + i5 * Result.Size);
-      const a6 = j + 6 < count && treeMatters(tree, results + i6 * Result.Size);
-      const a7 = j + 7 < count && treeMatters(tree, results + i7 * Result.Size);
+      const a0 = treeMatters(bank, tree, results + i0 * Result.Size, keys + i0 * Lane.Bytes);
+      const a1 = j + 1 < count && treeMatters(bank, tree, results + i1 * Result.Size, keys + i1 * Lane.Bytes);
+      const a2 = j + 2 < count && treeMatters(bank, tree, results + i2 * Result.Size, keys + i2 * Lane.Bytes);
+      const a3 = j + 3 < count && treeMatters(bank, tree, results + i3 * Result.Size, keys + i3 * Lane.Bytes);
+      const a4 = j + 4 < count && treeMatters(bank, tree, results + i4 * Result.Size, keys + i4 * Lane.Bytes);
+      const a5 = j + 5 < count && treeMatters(bank, tree, results + i5 * Result.Size, keys + i5 * Lane.Bytes);
+      const a6 = j + 6 < count && treeMatters(bank, tree, results + i6 * Result.Size, keys + i6 * Lane.Bytes);
+      const a7 = j + 7 < count && treeMatters(bank, tree, results + i7 * Result.Size, keys + i7 * Lane.Bytes);
       if (a0) r0 = root;
       if (a1) r1 = root;
       if (a2) r2 = root;

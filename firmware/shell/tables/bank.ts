@@ -3,14 +3,14 @@
 // `SessionConfig`). Offsets inside the image are relative to its start, so the same bytes fit
 // any bank address on any card.
 //
-//  ┌ Header ┬ Rules (160 × n) ┬ RuleMeta (8 × n) ┬ Forest ┬ Nodes (64 × m) ┬ Leaves ┬ Sessions (128 × s) ┬ Templates ┐
+//  ┌ Header ┬ Rules (160 × n) ┬ RuleMeta (8 × n) ┬ Forest ┬ Nodes (64 × m) ┬ Leaves ┬ Prefilters ┬ Sessions (128 × s) ┬ Templates ┐
 //
 // Contract: inputs come from the compilers in this folder and from sessions/, already validated;
 // this file checks only the layout invariants it owns (sizes, alignment, category range) and
 // throws on violation.
 
-import { Bank, BankMagic, Forest, ForestTree, Lane, Leaf, Limits, Mode, Node, Rule, RuleMeta, SessionConfig } from '../../../wasm/abi.ts';
-import type { ClassifierRule, CompiledForest, TreeRef } from './tree.ts';
+import { Bank, BankMagic, Forest, ForestTree, Lane, Leaf, Limits, Mode, Node, Prefilter, Rule, RuleMeta, SessionConfig } from '../../../wasm/abi.ts';
+import type { ClassifierRule, CompiledForest, CompiledTree, TreeRef } from './tree.ts';
 
 /** A session as the hot path sees it: every field of SessionConfig plus its template bytes. */
 export interface SessionTableEntry {
@@ -41,6 +41,37 @@ export interface BankLayout {
 }
 
 const align = (v: number, a: number): number => Math.ceil(v / a) * a;
+
+/**
+ * The lane a tree's prefilter tests: one on which every rule the tree can answer with (those in
+ * its leaves) is a single value, the one with the most distinct values; null when there is none.
+ */
+export function prefilterLane(tree: CompiledTree, rules: readonly ClassifierRule[]): number | null {
+  const ids = new Set<number>();
+  for (const leaf of tree.leaves) for (const r of leaf.rules) ids.add(r);
+  if (ids.size === 0) return null;
+  let best: number | null = null;
+  let bestDistinct = 0;
+  for (let lane = 0; lane < Lane.Count; lane++) {
+    const values = new Set<number>();
+    let exact = true;
+    for (const r of ids) {
+      const b = rules[r].box;
+      if (b.lo[lane] !== b.hi[lane]) { exact = false; break; }
+      values.add(b.lo[lane]);
+    }
+    if (exact && values.size > bestDistinct) {
+      best = lane;
+      bestDistinct = values.size;
+    }
+  }
+  return best;
+}
+
+/** The prefilter's bit for a lane value (wasm/classify/tree.ts computes the same). */
+export function prefilterBit(value: number): number {
+  return Math.imul(value >>> 0, Prefilter.HashMultiplier) >>> (32 - Prefilter.Bits);
+}
 const CATEGORY_SHIFT = 26; // leaf entry = rule index | category << 26 (wasm/classify/tree.ts)
 
 /** Ones'-complement sum (unfolded) of an IPv4 header with length, id and checksum taken as zero. */
@@ -78,6 +109,14 @@ export function layoutBank(rules: readonly ClassifierRule[], forest: CompiledFor
       cursor = align(cursor + Leaf.Rules + 4 * leaf.rules.length, 16);
     }
     leafOffsets.push(offsets);
+  }
+  // Prefilter bitmaps, for the trees that have one.
+  const prefilters = forest.trees.map((t) => prefilterLane(t, rules));
+  const prefilterOffsets: number[] = [];
+  cursor = align(cursor, 64);
+  for (const lane of prefilters) {
+    prefilterOffsets.push(lane === null ? 0 : cursor);
+    if (lane !== null) cursor += Prefilter.Bytes;
   }
   const sessionsOff = align(cursor, 16);
   const templatesOff = sessionsOff + sessions.length * SessionConfig.Size;
@@ -134,6 +173,17 @@ export function layoutBank(rules: readonly ClassifierRule[], forest: CompiledFor
     u32(entry + ForestTree.Root, ref(t, tree.root));
     u32(entry + ForestTree.MinRule, tree.minRule);
     dv.setBigUint64(entry + ForestTree.CategoryMask, tree.categoryMask, true);
+    const lane = prefilters[t];
+    u32(entry + ForestTree.PrefilterLane, lane ?? Prefilter.None);
+    u32(entry + ForestTree.Prefilter, prefilterOffsets[t]);
+    if (lane !== null) {
+      for (const leaf of tree.leaves) {
+        for (const r of leaf.rules) {
+          const bit = prefilterBit(rules[r].box.lo[lane]);
+          image[prefilterOffsets[t] + (bit >> 3)] |= 1 << (bit & 7);
+        }
+      }
+    }
 
     tree.nodes.forEach((node, i) => {
       const base = nodesOff + (nodeBase[t] + i) * Node.Size;

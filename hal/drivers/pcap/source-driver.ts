@@ -20,6 +20,11 @@ const PCAP_HEADER = 24;
 const PCAP_RECORD_HEADER = 16;
 const HDR_LINKTYPE = 20;
 const DEFAULT_CHUNK = 4 << 20;
+/**
+ * The buffer is topped up when fewer bytes than this remain: more than the largest record (64 KiB
+ * of frame and its header), and small, because topping up first moves what remains to the front.
+ */
+const REFILL_BELOW = 256 << 10;
 
 export interface PcapSourceOptions {
   /** Bytes read from the file at a time (default 4 MiB). */
@@ -97,7 +102,7 @@ export class PcapSourceDriver implements PortDriver {
   private receiveClassic(): number {
     let delivered = 0;
     for (;;) {
-      if (!this.eof && this.end - this.start < this.chunk / 2) this.refill();
+      if (!this.eof && this.end - this.start < Math.min(REFILL_BELOW, this.chunk / 2)) this.refill();
       const before = this.port.rx.used();
       const r = this.port.dma.pcapIngest(this.port.index, this.io + this.start, this.end - this.start, this.swapped, this.nanos);
       if (r.capLenError) {
