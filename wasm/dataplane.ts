@@ -20,7 +20,7 @@
 
 import { Abi, Bank, BatchScratch, Control, Desc, FlowEntry, InitError, Lane, LaneValue, PacketMeta, PortConfig, Ring, RuleMeta, SessionConfig, TupleField } from './abi';
 import { GlobalCounter, PortCounter } from './counters';
-import { keyTemplate, ParseFlag, parseFrame, parsedIpLen, parsedL3 } from './wire/parse';
+import { copyKey, keyTemplate, ParseFlag, parseFrame, parsedIpLen, parsedL3 } from './wire/parse';
 import { classifyBatch, NO_RULE, Result } from './classify/tree';
 import { flowFill, flowHit, flowSlot, hashKey } from './classify/flowcache';
 import { ringConsSlot, ringFree, ringPeek, ringProdSlot, ringRelease, ringSubmit } from './ring/ring';
@@ -295,7 +295,7 @@ function act(desc: usize, flags: u32, l3: u32, ipLen: u32, key: usize, mask: u64
 
 /** Bytes of scratch classifyTuples needs. */
 export function tupleScratchBytes(): u32 {
-  return TUPLE_BATCH * (Lane.Bytes + BatchScratch.ResultBytes + BatchScratch.TodoBytes);
+  return TUPLE_BATCH * (Lane.Bytes + BatchScratch.ResultBytes + BatchScratch.TodoBytes) + Lane.Bytes;
 }
 
 /**
@@ -309,21 +309,16 @@ export function classifyTuples(bank: usize, tuples: usize, count: u32, out: usiz
   const results = keys + <usize>TUPLE_BATCH * Lane.Bytes;
   const todo = results + <usize>TUPLE_BATCH * BatchScratch.ResultBytes;
   const meta = bank + <usize>load<u32>(bank, Bank.RuleMeta);
+  // A bare tuple is IPv4 that came in on port 0 and leaves by none.
+  const template = todo + <usize>TUPLE_BATCH * BatchScratch.TodoBytes;
+  keyTemplate(template, 0, LaneValue.PortIndexNone, 0);
+  store<u32>(template + Lane.Family * 4, LaneValue.FamilyIpv4);
   for (let base: u32 = 0; base < count; base += TUPLE_BATCH) {
     const n = count - base < TUPLE_BATCH ? count - base : TUPLE_BATCH;
     for (let i: u32 = 0; i < n; i++) {
       const t = tuples + <usize>(base + i) * TupleField.Size;
       const key = keys + <usize>i * Lane.Bytes;
-      const z = i32x4.splat(0);
-      v128.store(key, z);
-      v128.store(key, z, 16);
-      v128.store(key, z, 32);
-      v128.store(key, z, 48);
-      v128.store(key, z, 64);
-      store<u32>(key + Lane.Family * 4, LaneValue.FamilyIpv4);
-      store<u32>(key + Lane.OutPort * 4, LaneValue.PortIndexNone);
-      store<u32>(key + Lane.VlanOuter * 4, LaneValue.VlanNone);
-      store<u32>(key + Lane.VlanInner * 4, LaneValue.VlanNone);
+      copyKey(key, template);
       store<u32>(key + Lane.Src0 * 4, load<u32>(t, TupleField.Src));
       store<u32>(key + Lane.Dst0 * 4, load<u32>(t, TupleField.Dst));
       store<u32>(key + Lane.SrcPort * 4, <u32>load<u16>(t, TupleField.SrcPort));

@@ -1,11 +1,11 @@
-// hal/drivers/sim/prng.ts: xorshift32 against a BigInt transcription of Marsaglia's generator
+// hal/prng.ts: xorshift32 against a BigInt transcription of Marsaglia's generator
 // (the one test/fixtures/packets.ts uses as the sampling oracle), range helpers, and the mixer.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { mix32, XorShift32 } from '../../hal/drivers/sim/index.ts';
-import { ZERO_SEED_REPLACEMENT } from '../../hal/drivers/sim/prng.ts';
+import { ZERO_SEED_REPLACEMENT } from '../../hal/prng.ts';
 
 /** xorshift32 (13, 17, 5) in BigInt arithmetic, independent of the 32-bit tricks under test. */
 function reference(seed: number, n: number): number[] {

@@ -56,16 +56,21 @@ export function keyTemplate(key: usize, inPort: u32, outPort: u32, direction: u3
   store<u32>(key + Lane.VlanInner * 4, LaneValue.VlanNone);
 }
 
+/** Copies a whole key (Lane.Bytes). */
+@inline export function copyKey(dst: usize, src: usize): void {
+  v128.store(dst, v128.load(src));
+  v128.store(dst, v128.load(src, 16), 16);
+  v128.store(dst, v128.load(src, 32), 32);
+  v128.store(dst, v128.load(src, 48), 48);
+  v128.store(dst, v128.load(src, 64), 64);
+}
+
 /**
  * Parses one frame and writes its key at `key`, starting from the template at `template`
  * (keyTemplate). Returns ParseFlag bits.
  */
 export function parseFrame(frame: usize, len: u32, origLen: u32, template: usize, key: usize): u32 {
-  v128.store(key, v128.load(template));
-  v128.store(key, v128.load(template, 16), 16);
-  v128.store(key, v128.load(template, 32), 32);
-  v128.store(key, v128.load(template, 48), 48);
-  v128.store(key, v128.load(template, 64), 64);
+  copyKey(key, template);
   parsedL3 = 0;
   parsedL4 = 0;
   parsedIpLen = 0;

@@ -8,13 +8,8 @@
 // identical on every machine. Not for cryptography.
 
 import type { ResolvedDirection } from './config.ts';
+import { XorShift32 } from '../../prng.ts';
 
-/** Replaces a zero seed (xorshift's one fixed point): the golden-ratio constant. */
-export const ZERO_SEED_REPLACEMENT = 0x9e3779b9;
-/** Marsaglia's (2003) xorshift32 shift triple, the one wasm/replicate/sample.ts uses. */
-const SHIFT_A = 13;
-const SHIFT_B = 17;
-const SHIFT_C = 5;
 const TWO_POW_32 = 2 ** 32;
 
 /** Draws per frame, in this order: drop, corrupt, corrupt position, duplicate, jitter. */
@@ -23,25 +18,6 @@ export const DRAWS_PER_FRAME = 5;
 /** Corruption never touches the Ethernet header (dst, src, type), so frames still reach their host. */
 export const CORRUPT_FROM = 14;
 const BITS_PER_BYTE = 8;
-
-/** xorshift32: period 2^32 − 1 over non-zero states. */
-export class XorShift32 {
-  private x: number;
-
-  constructor(seed: number) {
-    this.x = (seed >>> 0) || ZERO_SEED_REPLACEMENT;
-  }
-
-  /** The next draw, a u32, never 0. */
-  next(): number {
-    let x = this.x;
-    x ^= x << SHIFT_A;
-    x ^= x >>> SHIFT_B;
-    x ^= x << SHIFT_C;
-    this.x = x >>> 0;
-    return this.x;
-  }
-}
 
 /** True with probability p for a uniform u32 draw: p = 0 never, p = 1 always (draws are < 2^32). */
 function hit(draw: number, p: number): boolean {

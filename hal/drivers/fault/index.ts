@@ -12,5 +12,6 @@ export {
   validateFaultConfig,
 } from './config.ts';
 export type { FaultConfig, FaultDirectionConfig, ResolvedDirection, ResolvedFaultConfig } from './config.ts';
-export { CORRUPT_FROM, DRAWS_PER_FRAME, FateDealer, XorShift32 } from './fate.ts';
+export { CORRUPT_FROM, DRAWS_PER_FRAME, FateDealer } from './fate.ts';
+export { XorShift32 } from '../../prng.ts';
 export type { Fate } from './fate.ts';

@@ -24,7 +24,7 @@ import { Fifo } from './fifo.ts';
 import { HostBlock, MAX_HOSTS } from './hosts.ts';
 import { Eth, IpProto, TcpFlag, be32, buildFrame, parseSegment, put32, type SegmentView, type TcpSpec, type UdpSpec } from './packets.ts';
 import { MAX_PAYLOAD_BYTES, MIN_PAYLOAD_BYTES, MSS_IPV4, MSS_IPV6, REQUEST_ID_BYTES, WINDOW, patternPayload } from './protocol.ts';
-import { XorShift32 } from './prng.ts';
+import { XorShift32 } from '../../prng.ts';
 
 /** Configuration of a ClientGroup. */
 export interface ClientGroupConfig {

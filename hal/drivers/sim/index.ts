@@ -21,5 +21,5 @@ export {
 } from './packets.ts';
 export type { FrameSpec, IpView, LinkView, SegmentView, TcpSpec, UdpSpec } from './packets.ts';
 export { LINK_MTU, MAX_PAYLOAD_BYTES, MIN_PAYLOAD_BYTES, MSS_IPV4, MSS_IPV6, patternPayload, REQUEST_ID_BYTES } from './protocol.ts';
-export { mix32, XorShift32 } from './prng.ts';
+export { mix32, XorShift32 } from '../../prng.ts';
 export { formatIpv4, formatIpv6, formatMac, parseIpv4, parseIpv6, parseMac } from '../../net/address.ts';

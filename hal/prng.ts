@@ -1,4 +1,4 @@
-// Seeded randomness for simulated hosts: xorshift32 (Marsaglia 2003, shifts 13/17/5, the same
+// Seeded randomness for drivers (simulated hosts, the fault injector): xorshift32 (Marsaglia 2003, shifts 13/17/5, the same
 // generator wasm/replicate/sample.ts uses) and a 32-bit mixing hash for deriving independent
 // seeds from identifiers (a flow's 5-tuple, a request's sequence number).
 //
