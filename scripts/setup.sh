@@ -35,5 +35,9 @@ else
   echo "setup: Debian packages present"
 fi
 
-echo "setup: npm ci"
-npm ci --no-audit --no-fund
+# npm install, not npm ci: the registry this project installs from lacks msgpackr's optional
+# native accelerators for other platforms (darwin, win32), so npm leaves them out of the lock
+# file and then `npm ci` refuses that lock as out of sync. npm install follows the lock for
+# everything it lists.
+echo "setup: npm install"
+npm install --no-audit --no-fund
