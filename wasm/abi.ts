@@ -89,6 +89,8 @@ export const enum Control {
   GlobalCounters = 88, // → u64[GlobalCounter.Count]
   Scratch = 92, // → BatchScratch for BatchMax packets
   BatchMax = 96, // most packets one process() call takes
+  HoldRings = 100, // → one descriptor Ring per session slot, HoldRingBytes apart
+  HoldRingBytes = 104,
   Size = 128,
 }
 
@@ -176,6 +178,7 @@ export const enum Bank {
   ReplicateMask = 32, // u64: sessions of mode sniff, dup or race
   RedirectMask = 40, // u64: sessions of mode redirect, lowest bit = highest priority
   Templates = 48, // → encapsulation templates
+  DropMask = 56, // u64: policy categories whose match drops the original (replicas are still made)
   Header = 64,
 }
 
@@ -255,6 +258,7 @@ export const enum Mode {
   Dup = 2,
   Race = 3,
   Redirect = 4,
+  Drop = 5, // not a session: the forwarding policy's deny category
 }
 
 export const enum Encap {
@@ -290,6 +294,7 @@ export const enum SessionConfig {
 
 export const enum SessionFlag {
   DynamicService = 1, // WCCP redirect header D bit
+  Hold = 2, // the device has not registered yet: replicas wait in the slot's hold ring
 }
 
 export const enum SessionState {

@@ -20,7 +20,8 @@ export const enum PortCounter {
 
 /**
  * Per session. Conservation: Matched = Replicated + SampledOut + RateLimited + RingFull + NoFrame
- * + Mtu + NotCarried. Byte counters: BytesMatched counts original wire bytes, BytesReplicated counts the inner
+ * + Mtu + NotCarried + HoldFull. A held replica (the device has not registered yet) counts as
+ * Replicated and as Held; it leaves when the device registers. Byte counters: BytesMatched counts original wire bytes, BytesReplicated counts the inner
  * bytes carried by replicas (after truncation, before encapsulation).
  */
 export const enum SessionCounter {
@@ -35,7 +36,9 @@ export const enum SessionCounter {
   BytesReplicated = 8,
   TruncatedReplicas = 9, // replicas whose inner packet was cut (snaplen, MTU or capture); included in Replicated
   NotCarried = 10, // a non-IP frame matched a session whose encapsulation carries IP only
-  Count = 11,
+  Held = 11, // replicas parked in the hold ring (included in Replicated)
+  HoldFull = 12, // replicas dropped: the hold ring was full
+  Count = 13,
 }
 
 export const enum GlobalCounter {

@@ -236,10 +236,13 @@ function act(desc: usize, flags: u32, l3: u32, ipLen: u32, key: usize, mask: u64
   const sessions = bank + <usize>load<u32>(bank, Bank.Sessions);
   let egress = crossConnect;
 
-  // Redirect: the highest-priority matching redirect session diverts the original.
+  // Policy first: a deny match drops the original (the sessions still see it).
   let redirectCfg: usize = 0;
   const redirects = mask & load<u64>(bank, Bank.RedirectMask);
-  if (redirects != 0) {
+  if ((mask & load<u64>(bank, Bank.DropMask)) != 0) {
+    egress = LaneValue.PortIndexNone;
+  } else if (redirects != 0) {
+    // Redirect: the highest-priority matching redirect session diverts the original.
     const cfg = sessions + <usize>ctz(redirects) * SessionConfig.Size;
     if (redirectFits(ctl, cfg, desc, flags, l3, ipLen)) {
       redirectCfg = cfg;

@@ -149,6 +149,7 @@ export function validateBoard(data: unknown, file = 'board'): Board {
       planMemory(dataPlaneSpec(board, c), 0);
     } catch (e) {
       if (e instanceof MemoryBudgetError) throw new BoardError(file, 'memoryBudgetMiB', e.message);
+      if (e instanceof RangeError) throw new BoardError(file, 'frames', e.message);
       throw e;
     }
   });

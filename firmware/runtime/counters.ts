@@ -36,6 +36,8 @@ export const SESSION_COUNTERS: { readonly [K in Exclude<SessionCounter, SessionC
   [SessionCounter.BytesReplicated]: { name: 'bytes_replicated', help: 'inner bytes carried by replicas (after truncation, before encapsulation)' },
   [SessionCounter.TruncatedReplicas]: { name: 'truncated', help: 'replicas whose inner packet was cut (snaplen, MTU or capture); included in replicated' },
   [SessionCounter.NotCarried]: { name: 'not_carried', help: 'matched frames the encapsulation cannot carry (non-IP in GRE)' },
+  [SessionCounter.Held]: { name: 'held', help: 'replicas kept until the device registers (included in replicated)' },
+  [SessionCounter.HoldFull]: { name: 'hold_full', help: 'replicas dropped: the buffer for a device not yet registered was full' },
 };
 
 export const GLOBAL_COUNTERS: { readonly [K in Exclude<GlobalCounter, GlobalCounter.Count>]: CounterInfo } = {
@@ -49,7 +51,7 @@ export const GLOBAL_COUNTERS: { readonly [K in Exclude<GlobalCounter, GlobalCoun
 /** Session drop reasons, whose sum with `replicated` is `matched` (conservation). */
 export const SESSION_OUTCOMES: ReadonlyArray<Exclude<SessionCounter, SessionCounter.Count>> = [
   SessionCounter.Replicated, SessionCounter.SampledOut, SessionCounter.RateLimited, SessionCounter.RingFull,
-  SessionCounter.NoFrame, SessionCounter.Mtu, SessionCounter.NotCarried,
+  SessionCounter.NoFrame, SessionCounter.Mtu, SessionCounter.NotCarried, SessionCounter.HoldFull,
 ];
 
 /** Port outcomes, whose sum is rx_packets (conservation). */

@@ -44,6 +44,8 @@ export interface DataPlaneSpec {
   readonly flowCacheEntries: number; // power of two, or 0 to disable the cache
   readonly batchMax: number;
   readonly ioBytes: number; // driver buffers and staging rings
+  /** Descriptors each session slot may hold while its device has not registered (power of two). */
+  readonly holdRing?: number;
   readonly memoryBudget: number; // bytes of wasm memory this instance may use
 }
 
@@ -52,6 +54,12 @@ export class MemoryBudgetError extends Error {
 }
 
 const PAGE = 65536;
+/**
+ * Replicas a session keeps while its device has not registered, unless the board says otherwise.
+ * Held replicas occupy replica frames: a board sizes its replica pool for the sessions it expects
+ * to hold at once (a full pool shows as no_frame, never as a lost original).
+ */
+export const DEFAULT_HOLD_RING = 64;
 const align = (v: number, a: number): number => Math.ceil(v / a) * a;
 const isPow2 = (v: number): boolean => v > 0 && (v & (v - 1)) === 0;
 const nextPow2 = (v: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, v)));
@@ -65,6 +73,8 @@ export interface MemoryMap {
   readonly portCounters: number;
   readonly sessionState: number;
   readonly sessionCounters: number;
+  readonly holdRings: number;
+  readonly holdRingBytes: number;
   readonly rxRings: number[];
   readonly txOrigRings: number[];
   readonly txReplicaRings: number[];
@@ -83,6 +93,7 @@ export function planMemory(spec: DataPlaneSpec, base: number): MemoryMap {
   for (const [what, v] of [['rxRing', spec.rxRing], ['txRing', spec.txRing]] as const) {
     if (!isPow2(v)) throw new RangeError(`${what} must be a power of two, got ${v}`);
   }
+  if (spec.holdRing !== undefined && !isPow2(spec.holdRing)) throw new RangeError(`holdRing must be a power of two, got ${spec.holdRing}`);
   if (spec.flowCacheEntries !== 0 && !isPow2(spec.flowCacheEntries)) throw new RangeError(`flowCacheEntries must be 0 or a power of two, got ${spec.flowCacheEntries}`);
   if (spec.ports.length < 1 || spec.ports.length > Limits.MaxPorts) throw new RangeError(`1..${Limits.MaxPorts} ports, got ${spec.ports.length}`);
   if (spec.sessionSlots < 1 || spec.sessionSlots > Limits.MaxSessions) throw new RangeError(`sessionSlots must be 1..${Limits.MaxSessions}`);
@@ -103,6 +114,8 @@ export function planMemory(spec: DataPlaneSpec, base: number): MemoryMap {
   const portCounters = take(spec.ports.length * PortCounter.Count * 8);
   const sessionState = take(spec.sessionSlots * SessionState.Size);
   const sessionCounters = take(spec.sessionSlots * SessionCounter.Count * 8);
+  const holdRingBytes = RingView.bytes(spec.holdRing ?? DEFAULT_HOLD_RING, Desc.Size);
+  const holdRings = take(spec.sessionSlots * holdRingBytes);
   const rxRings: number[] = [];
   const txOrigRings: number[] = [];
   const txReplicaRings: number[] = [];
@@ -128,7 +141,7 @@ export function planMemory(spec: DataPlaneSpec, base: number): MemoryMap {
       `but the board's memory budget is ${mib(spec.memoryBudget)} MiB`);
   }
   return {
-    control, scratch, globalCounters, portTable, portCounters, sessionState, sessionCounters,
+    control, scratch, globalCounters, portTable, portCounters, sessionState, sessionCounters, holdRings, holdRingBytes,
     rxRings, txOrigRings, txReplicaRings, rxFree, replicaFree, flowCache, banks: [bank0, bank1],
     framePool, frameStride: stride, io, end,
   };
@@ -150,6 +163,8 @@ export class DataPlane {
   readonly txReplicas: RingView[];
   readonly rxFree: RingView;
   readonly replicaFree: RingView;
+  /** Per session slot: replicas waiting for their device to register. */
+  readonly hold: RingView[];
   private ioCursor: number;
 
   private constructor(readonly spec: DataPlaneSpec) {
@@ -189,6 +204,12 @@ export class DataPlane {
     w(m.control + Control.GlobalCounters, m.globalCounters);
     w(m.control + Control.Scratch, m.scratch);
     w(m.control + Control.BatchMax, spec.batchMax);
+    w(m.control + Control.HoldRings, m.holdRings);
+    w(m.control + Control.HoldRingBytes, m.holdRingBytes);
+    this.hold = [];
+    for (let slot = 0; slot < spec.sessionSlots; slot++) {
+      this.hold.push(RingView.format(this.u32, m.holdRings + slot * m.holdRingBytes, spec.holdRing ?? DEFAULT_HOLD_RING, Desc.Size));
+    }
 
     this.rx = [];
     this.txOriginals = [];
@@ -297,6 +318,34 @@ export class DataPlane {
 
   globalCounter(which: GlobalCounter): bigint {
     return this.u64[(this.map.globalCounters >>> 3) + which];
+  }
+
+  /**
+   * Moves replicas a slot held (its device has registered) onto `port`'s replica queue, as far as
+   * that queue has room; returns how many moved. Call between process() calls.
+   */
+  releaseHeld(slot: number, port: number): number {
+    const from = this.hold[slot];
+    const to = this.txReplicas[port];
+    const n = Math.min(from.peek(from.capacity), to.reserve(to.capacity));
+    for (let k = 0; k < n; k++) {
+      const src = from.consSlot(k);
+      const dst = to.prodSlot(k);
+      this.mem.copyWithin(dst, src, src + Desc.Size);
+      this.dv.setUint8(dst + Desc.OutPort, port);
+    }
+    from.release(n);
+    to.submit(n);
+    return n;
+  }
+
+  /** Drops whatever a slot holds (its session ended before its device registered); returns how many. */
+  discardHeld(slot: number): number {
+    const ring = this.hold[slot];
+    const n = ring.peek(ring.capacity);
+    for (let k = 0; k < n; k++) this.releaseFrame(ring.consSlot(k));
+    ring.release(n);
+    return n;
   }
 
   /** Zeroes one session slot's counters and state, for a slot that is being reused. */

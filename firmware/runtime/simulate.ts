@@ -6,7 +6,7 @@
 // others send nothing of their own) unless a spec is given.
 
 import { MemoryPortDriver, type SentFrame } from '../../hal/drivers/memory/driver.ts';
-import { compileTables, type SessionSpec, type CompiledTables } from '../shell/sessions/compile.ts';
+import { compileTables, type CompiledTables, type PolicyRuleSpec, type SessionSpec } from '../shell/sessions/compile.ts';
 import { LineCard } from './linecard.ts';
 import { conservationViolations, globalCounters, portCounters, sessionCounters, type CounterSet } from './counters.ts';
 import type { DataPlaneSpec } from './dataplane.ts';
@@ -57,8 +57,8 @@ export function simSpec(overrides: Partial<DataPlaneSpec> = {}): DataPlaneSpec {
 }
 
 /** Runs packets through the data plane with these sessions. */
-export async function simulate(sessions: readonly SessionSpec[], packets: readonly SimPacket[], spec: DataPlaneSpec = simSpec()): Promise<SimResult> {
-  const tables = compileTables(sessions);
+export async function simulate(sessions: readonly SessionSpec[], packets: readonly SimPacket[], spec: DataPlaneSpec = simSpec(), policy: readonly PolicyRuleSpec[] = []): Promise<SimResult> {
+  const tables = compileTables(sessions, policy);
   const drivers = spec.ports.map(() => new MemoryPortDriver());
   const card = LineCard.create(spec, spec.ports.map((p, i) => ({ name: p.name, driver: drivers[i] })));
   try {

@@ -79,7 +79,7 @@ test('replay --json: a document whose counters satisfy conservation and match th
     assert.is(c.rx_packets, c.forwarded + c.redirected + c.dropped_policy + c.dropped_tx_full, `port ${name} conservation`);
   }
   const s = doc.session;
-  assert.is(s.matched, s.replicated + s.sampled_out + s.rate_limited + s.ring_full + s.no_frame + s.mtu + s.not_carried, 'session conservation');
+  assert.is(s.matched, s.replicated + s.sampled_out + s.rate_limited + s.ring_full + s.no_frame + s.mtu + s.not_carried + s.hold_full, 'session conservation');
   // UDP 53 (IPv4 and IPv6) and ICMP; the WCCP packet is ineligible even though it is UDP.
   assert.is(s.matched, 3);
   assert.is(s.replicated, 3);

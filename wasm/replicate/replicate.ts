@@ -4,12 +4,13 @@
 //
 // Order of checks (each a named drop): sampling → encapsulation can carry it → MTU, or the
 // replica frame's room when smaller (sniff truncates instead) → policer → replica ring space →
-// a free replica frame.
+// a free replica frame. A session still waiting for its device queues on its hold ring instead
+// of the port's (HoldFull when it is full).
 //
 // Also here: the redirect stage, which diverts an original to a cache by encapsulating it in
 // place (in the frame's headroom), for WCCP redirect sessions.
 
-import { Control, Desc, DescFlag, Encap, Mode, PortConfig, SessionConfig, SessionState } from '../abi';
+import { Control, Desc, DescFlag, Encap, Mode, PortConfig, SessionConfig, SessionFlag, SessionState } from '../abi';
 import { SessionCounter } from '../counters';
 import { ParseFlag } from '../wire/parse';
 import { ringFree, ringPopIndex, ringProdSlot, ringSubmit } from '../ring/ring';
@@ -106,11 +107,14 @@ export function replicate(ctl: usize, bank: usize, session: u32, cfg: usize, des
     return;
   }
 
+  // A session whose device has not registered parks its replicas in the slot's hold ring.
   const egress = load<u32>(cfg, SessionConfig.EgressPort);
-  const port = <usize>load<u32>(ctl + Control.PortTable) + <usize>egress * PortConfig.Size;
-  const ring = <usize>load<u32>(port, PortConfig.TxReplicaRing);
+  const held = (load<u32>(cfg, SessionConfig.Flags) & SessionFlag.Hold) != 0;
+  const ring = held
+    ? <usize>load<u32>(ctl + Control.HoldRings) + <usize>load<u32>(cfg, SessionConfig.Slot) * <usize>load<u32>(ctl + Control.HoldRingBytes)
+    : <usize>load<u32>(<usize>load<u32>(ctl + Control.PortTable) + <usize>egress * PortConfig.Size, PortConfig.TxReplicaRing);
   if (ringFree(ring) == 0) {
-    bump(counters, SessionCounter.RingFull);
+    bump(counters, held ? SessionCounter.HoldFull : SessionCounter.RingFull);
     return;
   }
   const index = ringPopIndex(<usize>load<u32>(ctl + Control.ReplicaFree));
@@ -140,6 +144,7 @@ export function replicate(ctl: usize, bank: usize, session: u32, cfg: usize, des
 
   bump(counters, SessionCounter.Replicated);
   bump(counters, SessionCounter.BytesReplicated, keep);
+  if (held) bump(counters, SessionCounter.Held);
   if (truncated) bump(counters, SessionCounter.TruncatedReplicas);
 }
 

@@ -7,7 +7,7 @@
 // sessions are ordered by service priority (highest first) because the hot path diverts to the
 // lowest-index matching redirect session.
 
-import { Mode } from '../../../wasm/abi.ts';
+import { Mode, SessionFlag } from '../../../wasm/abi.ts';
 import { compileFilter, FilterError } from '../filter/index.ts';
 import { buildForest } from '../tables/forest.ts';
 import { anyBox, intersectBoxes, type Box } from '../tables/box.ts';
@@ -48,9 +48,17 @@ export interface SessionSpec {
   readonly seed?: number;
   /** Addresses whose packets this session never matches (a cache's own traffic for redirect). */
   readonly excludeSources?: readonly string[];
+  /** The device has not registered yet: keep replicas in the slot's bounded hold buffer. */
+  readonly hold?: boolean;
   /** State slot and generation (the runtime's session allocator assigns them). */
   readonly slot: number;
   readonly generation: number;
+}
+
+/** One rule of the forwarding policy (first match decides). */
+export interface PolicyRuleSpec {
+  readonly action: 'permit' | 'deny';
+  readonly filter: string;
 }
 
 export class SessionError extends Error {
@@ -64,8 +72,35 @@ export interface CompiledTables {
   readonly bank: BankLayout;
   readonly rules: readonly ClassifierRule[];
   readonly forest: CompiledForest;
-  /** Sessions in bank order (index = category). */
+  /** Sessions in bank order (index = category); the policy's category, if any, comes after them. */
   readonly order: readonly SessionSpec[];
+}
+
+/**
+ * The packets the policy drops, as boxes: a deny rule takes what it matches minus what an earlier
+ * permit already took (first match decides); permits after the last deny change nothing.
+ */
+function policyBoxes(policy: readonly PolicyRuleSpec[]): Box[] {
+  const permits: string[] = [];
+  const denies: string[] = [];
+  policy.forEach((rule, i) => {
+    if (rule.action !== 'permit' && rule.action !== 'deny') throw new SessionError('policy', `rules.${i}.action`, 'must be permit or deny');
+    try {
+      compileFilter(rule.filter, { maxBoxes: L.MAX_BOXES_PER_SESSION });
+    } catch (e) {
+      if (e instanceof FilterError) throw new SessionError('policy', `rules.${i}.filter`, e.message.replace(/^filter: /, ''));
+      throw e;
+    }
+    if (rule.action === 'permit') permits.push(`(${rule.filter})`);
+    else denies.push(permits.length ? `(${rule.filter}) and not (${permits.join(' or ')})` : `(${rule.filter})`);
+  });
+  if (!denies.length) return [];
+  try {
+    return compileFilter(denies.map((d) => `(${d})`).join(' or '), { maxBoxes: L.MAX_BOXES_PER_SESSION });
+  } catch (e) {
+    if (e instanceof FilterError) throw new SessionError('policy', 'rules', `the policy as a whole: ${e.message.replace(/^filter: /, '')}`);
+    throw e;
+  }
 }
 
 const intIn = (v: number, lo: number, hi: number): boolean => Number.isInteger(v) && v >= lo && v <= hi;
@@ -96,9 +131,13 @@ function validate(s: SessionSpec): void {
   if (s.mode === 'redirect' && s.encap !== 'gre') bad('encap', 'redirect uses GRE with the WCCP redirect header ("gre")');
 }
 
-/** Compiles sessions into a bank image. */
-export function compileTables(sessions: readonly SessionSpec[]): CompiledTables {
-  if (sessions.length > L.MAX_SESSIONS) throw new SessionError('*', 'sessions', `at most ${L.MAX_SESSIONS} per line card`);
+/**
+ * Compiles sessions (and the forwarding policy, which takes one category of its own) into a bank
+ * image.
+ */
+export function compileTables(sessions: readonly SessionSpec[], policy: readonly PolicyRuleSpec[] = []): CompiledTables {
+  const drop = policyBoxes(policy);
+  if (sessions.length + (drop.length ? 1 : 0) > L.MAX_SESSIONS) throw new SessionError('*', 'sessions', `at most ${L.MAX_SESSIONS} per line card${drop.length ? ', the forwarding policy included' : ''}`);
   const names = new Set<string>();
   for (const s of sessions) {
     if (names.has(s.name)) throw new SessionError(s.name, 'name', 'used by two sessions');
@@ -163,9 +202,18 @@ export function compileTables(sessions: readonly SessionSpec[]): CompiledTables 
       ipOffset: template.ipOffset,
       greOffset: template.greOffset,
       serviceId: s.serviceId ?? 0,
-      flags: s.dynamicService ? 1 : 0,
+      flags: (s.dynamicService ? SessionFlag.DynamicService : 0) | (s.hold ? SessionFlag.Hold : 0),
     });
   });
+  if (drop.length) {
+    const category = entries.length;
+    drop.forEach((box, i) => rules.push({ box, category, id: i + 1 }));
+    entries.push({
+      slot: 0, generation: 0, mode: Mode.Drop, encap: 0, sampleN: 1, seed: 1, ratePps: 0, burstPkts: 1,
+      rateBps: 0n, burstBits: 0n, snaplen: 0, egressPort: 0, mtu: 0, template: new Uint8Array(0),
+      ipOffset: 0, greOffset: 0, serviceId: 0, flags: 0,
+    });
+  }
   const forest = buildForest(rules);
   return { bank: layoutBank(rules, forest, entries), rules, forest, order };
 }

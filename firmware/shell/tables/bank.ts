@@ -149,12 +149,15 @@ export function layoutBank(rules: readonly ClassifierRule[], forest: CompiledFor
 
   let replicate = 0n;
   let redirect = 0n;
+  let drop = 0n;
   sessions.forEach((s, i) => {
     if (s.mode === Mode.Redirect) redirect |= 1n << BigInt(i);
+    else if (s.mode === Mode.Drop) drop |= 1n << BigInt(i);
     else replicate |= 1n << BigInt(i);
   });
   dv.setBigUint64(Bank.ReplicateMask, replicate, true);
   dv.setBigUint64(Bank.RedirectMask, redirect, true);
+  dv.setBigUint64(Bank.DropMask, drop, true);
 
   for (let r = 0; r < n; r++) {
     const base = rulesOff + r * Rule.Size;
@@ -238,7 +241,7 @@ export function layoutBank(rules: readonly ClassifierRule[], forest: CompiledFor
     u32(base + SessionConfig.TemplateLen, s.template.length);
     u32(base + SessionConfig.IpOff, s.ipOffset);
     u32(base + SessionConfig.GreOff, s.greOffset);
-    u32(base + SessionConfig.IpSum, ipv4PartialSum(s.template.subarray(s.ipOffset, s.ipOffset + 20)));
+    u32(base + SessionConfig.IpSum, s.template.length ? ipv4PartialSum(s.template.subarray(s.ipOffset, s.ipOffset + 20)) : 0);
     u32(base + SessionConfig.ServiceId, s.serviceId);
     u32(base + SessionConfig.Flags, s.flags);
     image.set(s.template, templateOffsets[i]);
