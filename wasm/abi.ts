@@ -28,8 +28,10 @@ export const enum InitError {
 //  group 1 │ Proto     │ Family    │ InPort    │ OutPort   │
 //  group 2 │ Src1      │ Src2      │ Src3      │ Dst1      │
 //  group 3 │ Dst2      │ Dst3      │ Direction │ VlanOuter │
-//  group 4 │ VlanInner │ (spare)   │ (spare)   │ (spare)   │
+//  group 4 │ VlanInner │ WccpBucket│ (spare)   │ (spare)   │
 //
+// WccpBucket is the WCCPv2 hash bucket of the destination address (draft-wilson §4.2, the
+// standard web-cache hash), so a redirect session can own a set of buckets.
 // IPv4 addresses live in Src0/Dst0 with the other words 0; IPv6 addresses are four
 // big-endian words, Src0 the most significant. A prefix of either family is exactly a product
 // of per-word ranges, so prefixes need no special case.
@@ -38,7 +40,7 @@ export const enum Lane {
   Proto = 4, Family = 5, InPort = 6, OutPort = 7,
   Src1 = 8, Src2 = 9, Src3 = 10, Dst1 = 11,
   Dst2 = 12, Dst3 = 13, Direction = 14, VlanOuter = 15,
-  VlanInner = 16, Spare17 = 17, Spare18 = 18, Spare19 = 19,
+  VlanInner = 16, WccpBucket = 17, Spare18 = 18, Spare19 = 19,
   Count = 20,
   Bytes = 80,
 }
@@ -53,6 +55,7 @@ export const enum LaneValue {
   ProtoNone = 256, // not IP
   PortNone = 65536, // no transport header: not TCP/UDP/SCTP, non-first fragment, truncated or malformed
   VlanNone = 4096, // no tag at this level
+  BucketNone = 256, // WccpBucket of a packet that is not IP
   DirectionInbound = 0, // entered on an `outside` port
   DirectionOutbound = 1, // entered on an `inside` port
   PortIndexNone = 255, // OutPort of a packet with no egress (policy drop)

@@ -85,6 +85,7 @@ function keyOf(dv: DataView, i: number): Uint32Array {
   k[Lane.OutPort] = LaneValue.PortIndexNone;
   k[Lane.VlanOuter] = LaneValue.VlanNone;
   k[Lane.VlanInner] = LaneValue.VlanNone;
+  k[Lane.WccpBucket] = LaneValue.BucketNone;
   k[Lane.Src0] = dv.getUint32(i * 16, true);
   k[Lane.Dst0] = dv.getUint32(i * 16 + 4, true);
   k[Lane.SrcPort] = dv.getUint16(i * 16 + 8, true);

@@ -43,14 +43,11 @@ export namespace Erspan {
 }
 
 /**
- * WCCPv2 primary bucket of the destination address (draft-wilson §4.2: "h = key; h ^= h>>16;
- * h ^= h>>8; bucket = h & 0xFF" with the destination IP as the key of the standard service).
+ * WCCPv2 primary bucket of the packet: the parser's WccpBucket lane (draft-wilson §4.2, the
+ * destination address hashed as for the standard service).
  */
 @inline export function wccpBucket(key: usize): u32 {
-  let h = load<u32>(key + Lane.Dst0 * 4);
-  h ^= h >> 16;
-  h ^= h >> 8;
-  return h & 0xff;
+  return load<u32>(key + Lane.WccpBucket * 4) & 0xff;
 }
 
 /**

@@ -54,6 +54,15 @@ export function keyTemplate(key: usize, inPort: u32, outPort: u32, direction: u3
   store<u32>(key + Lane.Direction * 4, direction);
   store<u32>(key + Lane.VlanOuter * 4, LaneValue.VlanNone);
   store<u32>(key + Lane.VlanInner * 4, LaneValue.VlanNone);
+  store<u32>(key + Lane.WccpBucket * 4, LaneValue.BucketNone);
+}
+
+/** WCCPv2 hash bucket of a destination word (draft-wilson §4.2: h ^= h>>16; h ^= h>>8; & 0xFF). */
+@inline export function wccpBucketOf(dst: u32): u32 {
+  let h = dst;
+  h ^= h >> 16;
+  h ^= h >> 8;
+  return h & 0xff;
 }
 
 /** Copies a whole key (Lane.Bytes). */
@@ -114,6 +123,7 @@ function parseIpv4(frame: usize, l3: u32, len: u32, origLen: u32, key: usize, sh
   store<u32>(key + Lane.Proto * 4, proto);
   store<u32>(key + Lane.Src0 * 4, be32(p + Ipv4.Src));
   store<u32>(key + Lane.Dst0 * 4, be32(p + Ipv4.Dst));
+  store<u32>(key + Lane.WccpBucket * 4, wccpBucketOf(be32(p + Ipv4.Dst)));
 
   if ((be16(p + Ipv4.FlagsFrag) & Ipv4.FragOffsetMask) != 0) {
     return ParseFlag.Ip | ParseFlag.NonFirstFragment;
@@ -136,6 +146,7 @@ function parseIpv6(frame: usize, l3: u32, len: u32, origLen: u32, key: usize, sh
   store<u32>(key + Lane.Src2 * 4, be32(p + Ipv6.Src + 8));
   store<u32>(key + Lane.Src3 * 4, be32(p + Ipv6.Src + 12));
   store<u32>(key + Lane.Dst0 * 4, be32(p + Ipv6.Dst));
+  store<u32>(key + Lane.WccpBucket * 4, wccpBucketOf(be32(p + Ipv6.Dst)));
   store<u32>(key + Lane.Dst1 * 4, be32(p + Ipv6.Dst + 4));
   store<u32>(key + Lane.Dst2 * 4, be32(p + Ipv6.Dst + 8));
   store<u32>(key + Lane.Dst3 * 4, be32(p + Ipv6.Dst + 12));

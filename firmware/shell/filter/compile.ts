@@ -44,7 +44,7 @@ const LANE_COUNT: number = Lane.Count;
 const COMPLEMENT_LANE_ORDER: readonly Lane[] = [
   Lane.Family, Lane.Proto, Lane.VlanOuter, Lane.VlanInner, Lane.Direction, Lane.InPort, Lane.OutPort,
   Lane.SrcPort, Lane.DstPort, Lane.Src0, Lane.Src1, Lane.Src2, Lane.Src3, Lane.Dst0, Lane.Dst1,
-  Lane.Dst2, Lane.Dst3, Lane.Spare17, Lane.Spare18, Lane.Spare19,
+  Lane.Dst2, Lane.Dst3, Lane.WccpBucket, Lane.Spare18, Lane.Spare19,
 ];
 
 export interface CompileOptions {

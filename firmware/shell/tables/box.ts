@@ -25,6 +25,7 @@ export const LANE_DOMAIN: ReadonlyArray<readonly [number, number]> = (() => {
   d[Lane.Direction] = [0, 1];
   d[Lane.VlanOuter] = [0, LaneValue.VlanNone];
   d[Lane.VlanInner] = [0, LaneValue.VlanNone];
+  d[Lane.WccpBucket] = [0, LaneValue.BucketNone];
   return d;
 })();
 
@@ -33,7 +34,7 @@ export const LANE_NAMES: readonly string[] = [
   'proto', 'family', 'inport', 'outport',
   'src1', 'src2', 'src3', 'dst1',
   'dst2', 'dst3', 'direction', 'vlan',
-  'vlan-inner', 'spare17', 'spare18', 'spare19',
+  'vlan-inner', 'wccp-bucket', 'spare18', 'spare19',
 ];
 
 /** A box that matches every key. */
