@@ -1,0 +1,357 @@
+// The session manager: the one owner of the router's sessions. Sessions come from three places —
+// an operator (static sessions: management port or configuration file), a registering device
+// (its WCCP registration carried a replication request), and a standard WCCP cache (redirect of
+// its service) — and all of them, with the forwarding policy, compile into one table bank that is
+// published to every line card at once.
+//
+// Contract
+// - Every change is validated, compiled and published before the call returns, or fails with a
+//   SessionError naming the field and changes nothing (the previous tables keep running).
+// - Session slots (state and counters in the data plane) are reused with a new generation, so a
+//   new session never inherits an old one's sampling, policer or sequence state; a removed
+//   session's final counters are kept (bounded) for `show`.
+// - A static session that requires its device to register holds its replicas (bounded, counted)
+//   until that device registers, then releases them first, in order; while the device is away it
+//   holds again. A registration session ends when its device is removed (WCCP's 30 s); the
+//   originals never notice any of this.
+// - Limits: at most `slots` sessions (the board's), each device at most `perDevice`.
+
+import type { EncapName, ModeName, PolicyRule, SessionInfo, StaticSessionSpec } from '../control.ts';
+import { compileTables, SessionError, type CompiledTables, type SessionSpec } from './compile.ts';
+import { parseIpv4 } from '../net/address.ts';
+import { MAX_FILTER_LENGTH } from './limits.ts';
+
+/** Where replicas for a device leave and how they are addressed (the runtime knows the board). */
+export interface Placement {
+  readonly port: string;
+  readonly portIndex: number;
+  readonly mtu: number;
+  readonly source: { readonly ip: number; readonly mac: Uint8Array };
+  readonly destinationMac: Uint8Array;
+}
+
+/** Resolves a device address (and optionally a named port) to a placement, or throws SessionError. */
+export type PlacementResolver = (device: string, port: string | undefined, session: string) => Placement;
+
+/** What a registering device asked for (the WCCP replication request, resolved). */
+export interface DeviceRequest {
+  readonly device: string;
+  readonly service: number;
+  readonly mode: Exclude<ModeName, 'redirect'>;
+  readonly filter: string;
+  readonly encap: EncapName;
+  readonly snaplen: number;
+  readonly sample: number;
+  readonly ratePps: number;
+  readonly rateBps: number;
+  /** Seconds; 0: as long as the device stays registered. */
+  readonly lifetime: number;
+}
+
+/** A standard WCCP cache of a service group: redirect the service's traffic to it. */
+export interface RedirectMember {
+  readonly device: string;
+  readonly service: number;
+  /** The service's traffic, in filter syntax (e.g. `tcp dst port 80`). */
+  readonly serviceFilter: string;
+  readonly priority: number;
+  readonly dynamic: boolean;
+  /** Hash buckets (0..255) assigned to this cache; absent: all of the service's traffic. */
+  readonly buckets?: readonly number[];
+  /** Addresses of every cache in the group: their own traffic is never redirected. */
+  readonly caches: readonly string[];
+}
+
+interface Entry {
+  readonly name: string;
+  readonly origin: 'static' | 'registration' | 'redirect';
+  readonly spec: SessionSpecBase;
+  readonly slot: number;
+  readonly generation: number;
+  readonly createdMs: number;
+  /** Static sessions that wait for their device. */
+  readonly requireRegistration: boolean;
+}
+
+type SessionSpecBase = Omit<SessionSpec, 'slot' | 'generation' | 'hold' | 'egressPort' | 'mtu' | 'source' | 'destination'> & {
+  readonly device: string;
+  readonly port?: string;
+  readonly lifetime: number;
+};
+
+export interface ManagerOptions {
+  readonly slots: number;
+  readonly resolve: PlacementResolver;
+  /** Publishes a compiled bank to every line card (throws when it does not fit). */
+  readonly publish: (tables: CompiledTables) => void;
+  /** Called after a publish with the slots whose held replicas may now leave, and their port. */
+  readonly release: (slot: number, portIndex: number) => void;
+  /** Called after a publish with the slots of sessions that ended (give held frames back). */
+  readonly retire: (slot: number) => void;
+  /** Counters of a slot, by name (from the data plane). */
+  readonly counters: (slot: number) => Record<string, number>;
+  /** Resets a slot's counters and state before it is reused. */
+  readonly resetSlot: (slot: number) => void;
+  readonly perDevice?: number;
+  /** Final counters kept for ended sessions. */
+  readonly history?: number;
+}
+
+const DEFAULT_PER_DEVICE = 8;
+const DEFAULT_HISTORY = 64;
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+
+export class SessionManager {
+  private readonly entries = new Map<string, Entry>();
+  private readonly registered = new Set<string>();
+  private policy: PolicyRule[] = [];
+  private nextGeneration = 1;
+  private readonly ended: Array<{ name: string; counters: Record<string, number> }> = [];
+
+  constructor(private readonly o: ManagerOptions) {}
+
+  // ── static sessions ─────────────────────────────────────────────────────────────────────────
+
+  /** Adds an operator's session; throws SessionError (nothing changes) when it is invalid. */
+  addStatic(spec: StaticSessionSpec & { readonly requireRegistration?: boolean }, nowMs: number): SessionInfo {
+    if (typeof spec.name !== 'string' || !NAME_PATTERN.test(spec.name)) {
+      throw new SessionError(String(spec.name), 'name', 'must be 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit');
+    }
+    if (this.entries.has(spec.name)) throw new SessionError(spec.name, 'name', 'a session of that name exists');
+    if (spec.mode === 'redirect') throw new SessionError(spec.name, 'mode', 'redirect sessions come from WCCP caches that register, not from configuration');
+    parseIpv4Field(spec.name, 'device', spec.device);
+    const base: SessionSpecBase = {
+      name: spec.name,
+      mode: spec.mode,
+      filter: spec.filter,
+      encap: spec.encap ?? 'gre',
+      snaplen: spec.snaplen ?? 0,
+      sample: spec.sample ?? 1,
+      ratePps: spec.ratePps ?? 0,
+      rateBps: spec.rateBps ?? 0,
+      device: spec.device,
+      port: spec.port,
+      lifetime: spec.lifetime ?? 0,
+    };
+    const entry = this.allocate(spec.name, 'static', base, nowMs, spec.requireRegistration ?? false);
+    this.commit([entry], []);
+    return this.info(entry);
+  }
+
+  /** Removes an operator's session; false when there is no static session of that name. */
+  deleteStatic(name: string): boolean {
+    const e = this.entries.get(name);
+    if (!e || e.origin !== 'static') return false;
+    this.commit([], [e]);
+    return true;
+  }
+
+  // ── devices (WCCP) ──────────────────────────────────────────────────────────────────────────
+
+  /** A device became usable in a service group: its held static sessions go active. */
+  deviceUp(device: string): void {
+    if (this.registered.has(device)) return;
+    this.registered.add(device);
+    if ([...this.entries.values()].some((e) => e.requireRegistration && e.spec.device === device)) this.commit([], []);
+  }
+
+  /** A device was removed: its registration and redirect sessions end; static ones hold again. */
+  deviceDown(device: string): void {
+    if (!this.registered.delete(device)) return;
+    const gone = [...this.entries.values()].filter((e) => e.origin !== 'static' && e.spec.device === device);
+    this.commit([], gone);
+  }
+
+  /** A registering device's replication request (new or changed); throws SessionError when refused. */
+  request(r: DeviceRequest, nowMs: number): SessionInfo {
+    const name = `${r.device}/${r.service}`;
+    const existing = this.entries.get(name);
+    const base: SessionSpecBase = {
+      name, mode: r.mode, filter: r.filter, encap: r.encap, snaplen: r.snaplen, sample: r.sample,
+      ratePps: r.ratePps, rateBps: r.rateBps, device: r.device, lifetime: r.lifetime,
+    };
+    if (existing && sameRequest(existing.spec, base)) return this.info(existing);
+    const perDevice = [...this.entries.values()].filter((e) => e.spec.device === r.device && e.name !== name).length;
+    if (perDevice >= (this.o.perDevice ?? DEFAULT_PER_DEVICE)) throw new SessionError(name, 'device', `at most ${this.o.perDevice ?? DEFAULT_PER_DEVICE} sessions per device`);
+    const entry = this.allocate(name, 'registration', base, nowMs, false);
+    this.commit([entry], existing ? [existing] : []);
+    this.registered.add(r.device);
+    return this.info(entry);
+  }
+
+  /** A device's request ended (it withdrew it, or its lifetime passed). */
+  endRequest(device: string, service: number): boolean {
+    const e = this.entries.get(`${device}/${service}`);
+    if (!e || e.origin !== 'registration') return false;
+    this.commit([], [e]);
+    return true;
+  }
+
+  /** A standard cache's redirect membership (new or changed assignment). */
+  redirect(m: RedirectMember, nowMs: number): SessionInfo {
+    const name = `${m.device}/${m.service}`;
+    const existing = this.entries.get(name);
+    const bucketTerm = m.buckets === undefined ? '' : bucketFilter(m.buckets);
+    if (bucketTerm === null) {
+      if (existing) this.commit([], [existing]);
+      throw new SessionError(name, 'buckets', 'no bucket is assigned to this cache');
+    }
+    const base: SessionSpecBase & { readonly excludeSources: readonly string[] } = {
+      name, mode: 'redirect', filter: bucketTerm ? `(${m.serviceFilter}) and ${bucketTerm}` : m.serviceFilter,
+      encap: 'gre', snaplen: 0, sample: 1, ratePps: 0, rateBps: 0, device: m.device, lifetime: 0,
+      serviceId: m.service, dynamicService: m.dynamic, servicePriority: m.priority, excludeSources: m.caches,
+    };
+    if (existing && sameRequest(existing.spec, base)) return this.info(existing);
+    const entry = this.allocate(name, 'redirect', base, nowMs, false);
+    this.commit([entry], existing ? [existing] : []);
+    this.registered.add(m.device);
+    return this.info(entry);
+  }
+
+  // ── policy ──────────────────────────────────────────────────────────────────────────────────
+
+  setPolicy(rules: readonly PolicyRule[]): void {
+    const before = this.policy;
+    this.policy = rules.map((r) => ({ action: r.action, filter: r.filter }));
+    try {
+      this.commit([], []);
+    } catch (e) {
+      this.policy = before;
+      throw e;
+    }
+  }
+
+  getPolicy(): PolicyRule[] {
+    return this.policy.map((r) => ({ ...r }));
+  }
+
+  // ── time ────────────────────────────────────────────────────────────────────────────────────
+
+  /** Ends sessions whose lifetime has passed. */
+  tick(nowMs: number): string[] {
+    const expired = [...this.entries.values()].filter((e) => e.spec.lifetime > 0 && nowMs - e.createdMs >= e.spec.lifetime * 1000);
+    if (expired.length) this.commit([], expired);
+    return expired.map((e) => e.name);
+  }
+
+  // ── views ───────────────────────────────────────────────────────────────────────────────────
+
+  list(): SessionInfo[] {
+    return [...this.entries.values()].map((e) => this.info(e));
+  }
+
+  /** Final counters of the sessions that ended most recently. */
+  endedSessions(): ReadonlyArray<{ name: string; counters: Record<string, number> }> {
+    return this.ended;
+  }
+
+  staticSessions(): StaticSessionSpec[] {
+    return [...this.entries.values()].filter((e) => e.origin === 'static').map((e) => ({
+      name: e.name, mode: e.spec.mode, filter: e.spec.filter, device: e.spec.device, port: e.spec.port,
+      encap: e.spec.encap, snaplen: e.spec.snaplen, sample: e.spec.sample, ratePps: e.spec.ratePps,
+      rateBps: e.spec.rateBps, lifetime: e.spec.lifetime || undefined,
+    }));
+  }
+
+  // ── internals ───────────────────────────────────────────────────────────────────────────────
+
+  private info(e: Entry): SessionInfo {
+    const placement = this.o.resolve(e.spec.device, e.spec.port, e.name);
+    return {
+      name: e.name,
+      origin: e.origin === 'static' ? 'static' : 'registration',
+      mode: e.spec.mode,
+      filter: e.spec.filter,
+      device: e.spec.device,
+      port: placement.port,
+      encap: e.spec.encap,
+      snaplen: e.spec.snaplen,
+      sample: e.spec.sample,
+      ratePps: e.spec.ratePps,
+      rateBps: e.spec.rateBps,
+      state: this.holding(e) ? 'holding' : 'active',
+      counters: this.o.counters(e.slot),
+    };
+  }
+
+  private holding(e: Entry): boolean {
+    return e.requireRegistration && !this.registered.has(e.spec.device);
+  }
+
+  private allocate(name: string, origin: Entry['origin'], spec: SessionSpecBase, nowMs: number, requireRegistration: boolean): Entry {
+    if (typeof spec.filter !== 'string' || spec.filter.length > MAX_FILTER_LENGTH) throw new SessionError(name, 'filter', `must be a string of at most ${MAX_FILTER_LENGTH} characters`);
+    const used = new Set([...this.entries.values()].filter((e) => e.name !== name).map((e) => e.slot));
+    let slot = 0;
+    while (used.has(slot)) slot++;
+    if (slot >= this.o.slots) throw new SessionError(name, 'sessions', `the router holds at most ${this.o.slots} sessions`);
+    return { name, origin, spec, slot, generation: this.nextGeneration++, createdMs: nowMs, requireRegistration };
+  }
+
+  /**
+   * Applies additions and removals: compiles the resulting session set and publishes it. On any
+   * error nothing changes. Held replicas of sessions that went active are released; removed
+   * sessions' held frames are given back and their counters kept.
+   */
+  private commit(add: readonly Entry[], remove: readonly Entry[]): void {
+    const next = new Map(this.entries);
+    for (const e of remove) next.delete(e.name);
+    for (const e of add) next.set(e.name, e);
+    const wasHolding = new Set([...this.entries.values()].filter((e) => this.holding(e)).map((e) => e.name));
+    const specs: SessionSpec[] = [...next.values()].map((e) => {
+      const p = this.o.resolve(e.spec.device, e.spec.port, e.name);
+      return {
+        ...e.spec,
+        slot: e.slot,
+        generation: e.generation,
+        hold: this.holding(e),
+        egressPort: p.portIndex,
+        mtu: p.mtu,
+        source: p.source,
+        destination: { ip: parseIpv4(e.spec.device), mac: p.destinationMac },
+      };
+    });
+    const tables = compileTables(specs, this.policy);
+    for (const e of remove) {
+      this.ended.push({ name: e.name, counters: this.o.counters(e.slot) });
+      if (this.ended.length > (this.o.history ?? DEFAULT_HISTORY)) this.ended.shift();
+    }
+    // A new or changed session never inherits a slot's sampling, policer or sequence state.
+    for (const e of add) this.o.resetSlot(e.slot);
+    this.o.publish(tables);
+    for (const e of remove) if (!add.some((a) => a.slot === e.slot)) this.o.retire(e.slot);
+    this.entries.clear();
+    for (const [k, v] of next) this.entries.set(k, v);
+    for (const e of this.entries.values()) {
+      if (wasHolding.has(e.name) && !this.holding(e)) this.o.release(e.slot, this.o.resolve(e.spec.device, e.spec.port, e.name).portIndex);
+    }
+  }
+}
+
+function parseIpv4Field(session: string, field: string, value: unknown): number {
+  try {
+    return parseIpv4(String(value));
+  } catch (e) {
+    throw new SessionError(session, field, (e as Error).message);
+  }
+}
+
+function sameRequest(a: SessionSpecBase, b: SessionSpecBase): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** `wccp-bucket` terms for a bucket set, as ranges of consecutive buckets; null for none. */
+function bucketFilter(buckets: readonly number[]): string | null {
+  const sorted = [...new Set(buckets)].filter((b) => Number.isInteger(b) && b >= 0 && b <= 255).sort((a, b) => a - b);
+  if (!sorted.length) return null;
+  if (sorted.length === 256) return '';
+  const ranges: string[] = [];
+  let start = sorted[0];
+  let prev = start;
+  for (const b of [...sorted.slice(1), -1]) {
+    if (b === prev + 1) { prev = b; continue; }
+    ranges.push(start === prev ? `wccp-bucket ${start}` : `wccp-bucket ${start}-${prev}`);
+    start = b;
+    prev = b;
+  }
+  return `(${ranges.join(' or ')})`;
+}
