@@ -20,6 +20,7 @@ import type { EncapName, ModeName, PolicyRule, SessionInfo, StaticSessionSpec } 
 import { compileTables, SessionError, type CompiledTables, type SessionSpec } from './compile.ts';
 import { parseIpv4 } from '../net/address.ts';
 import { MAX_FILTER_LENGTH } from './limits.ts';
+import type { MaskElement, ValueElement } from '../wccp/elements.ts';
 
 /** Where replicas for a device leave and how they are addressed (the runtime knows the board). */
 export interface Placement {
@@ -56,8 +57,10 @@ export interface RedirectMember {
   readonly serviceFilter: string;
   readonly priority: number;
   readonly dynamic: boolean;
-  /** Hash buckets (0..255) assigned to this cache; absent: all of the service's traffic. */
+  /** Hash buckets (0..255) assigned to this cache; absent (and no mask): all of the service's traffic. */
   readonly buckets?: readonly number[];
+  /** Mask assignment: the group's mask and the value elements that name this cache. */
+  readonly mask?: { readonly element: MaskElement; readonly values: readonly ValueElement[] };
   /** Addresses of every cache in the group: their own traffic is never redirected. */
   readonly caches: readonly string[];
 }
