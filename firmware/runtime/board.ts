@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import { planMemory, MemoryBudgetError, type DataPlaneSpec } from './dataplane.ts';
+import { parseIpv4Prefix, prefixContains } from '../../hal/net/address.ts';
 
 export const BOARDS_DIR = fileURLToPath(new URL('../../boards/', import.meta.url));
 const SCHEMA = JSON.parse(readFileSync(path.join(BOARDS_DIR, 'schema.json'), 'utf8')) as object;
@@ -32,7 +33,10 @@ export interface BoardPort {
   readonly side: 'inside' | 'outside';
   readonly mtu: number;
   readonly mac: string;
+  /** The router's address on the port with its connected subnet ("192.0.2.1/24"). */
   readonly ipv4?: string;
+  /** Static neighbour entries: IPv4 address → MAC. */
+  readonly neighbors?: Readonly<Record<string, string>>;
   readonly crossConnect?: string;
   readonly interface?: string;
   readonly endpoint?: EndpointConfig;
@@ -64,6 +68,7 @@ export interface Board {
   readonly limits?: { readonly sessions?: number; readonly peers?: number; readonly snaplenMin?: number; readonly snaplenMax?: number };
   readonly management?: { readonly address?: string; readonly port?: number; readonly metricsPort?: number };
   readonly ports: readonly BoardPort[];
+  readonly routes?: ReadonlyArray<{ readonly prefix: string; readonly port: string; readonly via?: string }>;
   readonly lineCards: ReadonlyArray<{ readonly name: string; readonly ports: readonly string[] }>;
   readonly demo?: readonly DemoSession[];
 }
@@ -123,8 +128,24 @@ export function validateBoard(data: unknown, file = 'board'): Board {
       if (!names.has(p.crossConnect)) throw new BoardError(file, `ports.${i}.crossConnect`, `no port named "${p.crossConnect}"`);
       if (p.crossConnect === p.name) throw new BoardError(file, `ports.${i}.crossConnect`, 'a port cannot forward to itself');
     }
+    if (p.ipv4 !== undefined) {
+      const prefix = parseIpv4Prefix(p.ipv4);
+      if (prefix === null) throw new BoardError(file, `ports.${i}.ipv4`, `"${p.ipv4}" is not an address with a prefix length (a.b.c.d/len, len 0..32)`);
+      if (prefix.length === 32) throw new BoardError(file, `ports.${i}.ipv4`, 'a /32 leaves no connected subnet; give the subnet length (a.b.c.d/24, say)');
+    }
     if (p.driver === 'sim' && !p.endpoint) throw new BoardError(file, `ports.${i}.endpoint`, 'a sim port needs an endpoint (clients, servers or collector)');
     if (p.driver === 'linux' && !p.interface) throw new BoardError(file, `ports.${i}.interface`, 'a linux port needs the interface to bind');
+  });
+  (board.routes ?? []).forEach((r, i) => {
+    const prefix = parseIpv4Prefix(r.prefix);
+    if (prefix === null || prefix.address !== prefix.network) throw new BoardError(file, `routes.${i}.prefix`, `"${r.prefix}" is not a network prefix (a.b.c.d/len with the host bits zero)`);
+    const port = names.get(r.port);
+    if (port === undefined) throw new BoardError(file, `routes.${i}.port`, `no port named "${r.port}"`);
+    if (r.via !== undefined) {
+      const connected = board.ports[port].ipv4 !== undefined ? parseIpv4Prefix(board.ports[port].ipv4!) : null;
+      const via = parseIpv4Prefix(r.via)!;
+      if (connected === null || !prefixContains(connected, via.address)) throw new BoardError(file, `routes.${i}.via`, `${r.via} is not on port "${r.port}"'s connected subnet`);
+    }
   });
   const owner = new Map<string, string>();
   board.lineCards.forEach((lc, c) => {

@@ -11,7 +11,7 @@ import { ClientGroup, Collector, ServerGroup, type ClientGroupConfig, type Colle
 import type { SimEndpoint } from '../../hal/drivers/sim/endpoint.ts';
 import type { PortDriver } from '../../hal/driver.ts';
 import { compileTables, type SessionSpec } from '../shell/sessions/compile.ts';
-import { parseIpv4, parseMac } from '../shell/net/address.ts';
+import { parseIpv4, parseIpv4Prefix, parseMac } from '../shell/net/address.ts';
 import { conservationViolations, globalCounters, portCounters, sessionCounters, type CounterSet } from './counters.ts';
 
 export interface BootOptions {
@@ -73,7 +73,7 @@ function demoSessions(board: Board, card: number, demo: readonly DemoSession[]):
       rateBps: 0,
       egressPort: egress,
       mtu: port.mtu,
-      source: { ip: parseIpv4(port.ipv4), mac: parseMac(port.mac) },
+      source: { ip: parseIpv4Prefix(port.ipv4).address, mac: parseMac(port.mac) },
       destination: { ip: parseIpv4(d.device), mac: parseMac(deviceMac) },
       slot: out.length,
       generation: 1,

@@ -36,6 +36,42 @@ export function parseIpv4(text: string): number | null {
   return v;
 }
 
+/** Bits of an IPv4 address. */
+export const IPV4_BITS = 32;
+
+/** An IPv4 prefix: the network (host bits zero) and its length. */
+export interface Ipv4Prefix {
+  readonly network: number;
+  readonly length: number;
+  /** The address as written (equal to `network` for a bare prefix, a host address for "10.0.0.1/24"). */
+  readonly address: number;
+}
+
+/** "a.b.c.d/len" (len 0..32) or a bare address (a /32), or null. */
+export function parseIpv4Prefix(text: string): Ipv4Prefix | null {
+  if (typeof text !== 'string') return null;
+  const slash = text.indexOf('/');
+  const address = parseIpv4(slash < 0 ? text : text.slice(0, slash));
+  if (address === null) return null;
+  let length = IPV4_BITS;
+  if (slash >= 0) {
+    const len = text.slice(slash + 1);
+    if (!/^(0|[1-9]\d?)$/.test(len) || Number(len) > IPV4_BITS) return null;
+    length = Number(len);
+  }
+  return { network: (address & ipv4Mask(length)) >>> 0, length, address };
+}
+
+/** The netmask of a prefix length as a u32. */
+export function ipv4Mask(length: number): number {
+  return length === 0 ? 0 : (0xffffffff << (IPV4_BITS - length)) >>> 0;
+}
+
+/** Whether `address` lies in the prefix. */
+export function prefixContains(prefix: Ipv4Prefix, address: number): boolean {
+  return ((address & ipv4Mask(prefix.length)) >>> 0) === prefix.network;
+}
+
 /** u32 → dotted IPv4. */
 export function formatIpv4(v: number): string {
   return [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join('.');

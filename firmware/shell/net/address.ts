@@ -3,7 +3,7 @@
 
 import * as literal from '../../../hal/net/address.ts';
 
-export { formatIpv4, formatMac } from '../../../hal/net/address.ts';
+export { formatIpv4, formatMac, ipv4Mask, prefixContains, type Ipv4Prefix } from '../../../hal/net/address.ts';
 
 export class AddressError extends Error {
   override readonly name = 'AddressError';
@@ -20,5 +20,12 @@ export function parseIpv4(text: string): number {
 export function parseMac(text: string): Uint8Array {
   const v = literal.parseMac(text);
   if (v === null) throw new AddressError(`"${text}" is not a MAC address (aa:bb:cc:dd:ee:ff)`);
+  return v;
+}
+
+/** "a.b.c.d/len" or a bare address (a /32) → prefix. */
+export function parseIpv4Prefix(text: string): literal.Ipv4Prefix {
+  const v = literal.parseIpv4Prefix(text);
+  if (v === null) throw new AddressError(`"${text}" is not an IPv4 prefix (a.b.c.d/len, len 0..32)`);
   return v;
 }
