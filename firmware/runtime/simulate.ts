@@ -58,7 +58,11 @@ export function simSpec(overrides: Partial<DataPlaneSpec> = {}): DataPlaneSpec {
 
 /** Runs packets through the data plane with these sessions. */
 export async function simulate(sessions: readonly SessionSpec[], packets: readonly SimPacket[], spec: DataPlaneSpec = simSpec(), policy: readonly PolicyRuleSpec[] = []): Promise<SimResult> {
-  const tables = compileTables(sessions, policy);
+  return simulateTables(compileTables(sessions, policy), packets, spec);
+}
+
+/** Runs packets through a fresh data plane loaded with already compiled tables (explain). */
+export async function simulateTables(tables: CompiledTables, packets: readonly SimPacket[], spec: DataPlaneSpec = simSpec()): Promise<SimResult> {
   const drivers = spec.ports.map(() => new MemoryPortDriver());
   const card = LineCard.create(spec, spec.ports.map((p, i) => ({ name: p.name, driver: drivers[i] })));
   try {

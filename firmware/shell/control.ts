@@ -132,9 +132,10 @@ export interface RouterControl {
   getLimits(): RouterLimits;
   setLimits(limits: Partial<RouterLimits>): RouterLimits;
   listServices(): ServiceInfo[];
-  explain(packet: PacketDescription): ExplainReport;
-  /** Writes the configuration file (atomically); returns its path and size. */
-  saveConfig(): { readonly path: string; readonly bytes: number };
-  /** Re-reads the configuration file and applies it. */
-  loadConfig(): { readonly path: string; readonly bytes: number };
+  /** Runs the real data plane, with the running tables, on a described packet (a scratch instance). */
+  explain(packet: PacketDescription): Promise<ExplainReport>;
+  /** Writes the running state (allowlists, static sessions, policy, limits) atomically; returns its path and size. */
+  saveConfig(): Promise<{ readonly path: string; readonly bytes: number }>;
+  /** Re-reads the saved state and applies it (all or nothing). */
+  loadConfig(): Promise<{ readonly path: string; readonly bytes: number }>;
 }

@@ -75,7 +75,7 @@ test('tshark reads back every field as specified', () => {
     const v6 = s.src.length === 16;
     const payload = s.payload ?? new Uint8Array(0);
     const l3 = 14 + (s.vlan !== undefined ? 4 : 0);
-    const l4 = (s.l4.proto === 'udp' ? 8 : 20 + (s.l4.mss !== undefined ? 4 : 0)) + payload.length;
+    const l4 = (s.l4.proto === 'tcp' ? 20 + (s.l4.mss !== undefined ? 4 : 0) : 8) + payload.length;
     const want: Record<string, string> = {
       'frame.len': String(Math.max(60, l3 + (v6 ? 40 : 20) + l4)),
       'eth.dst': formatMac(s.dstMac),
@@ -104,6 +104,19 @@ test('tshark reads back every field as specified', () => {
     };
     assert.equal(got, want, `frame ${i + 1}`);
   });
+});
+
+test('ICMP and ICMPv6 echo requests decode in tshark with good checksums', () => {
+  const specs: FrameSpec[] = [
+    { srcMac: MAC_A, dstMac: MAC_B, src: V4_A, dst: V4_B, l4: { proto: 'icmp', id: 0x1234, seq: 7 }, payload: pay(56) },
+    { srcMac: MAC_A, dstMac: MAC_B, vlan: 12, src: V6_A, dst: V6_B, l4: { proto: 'icmp', id: 0x4321, seq: 9 }, payload: pay(3, 4) },
+  ];
+  const frames = specs.map((s, i) => ({ data: buildFrame(s), tsNs: EPOCH_NS + BigInt(i) * 1000n }));
+  const fields = ['icmp.type', 'icmp.ident', 'icmp.seq', 'icmp.checksum.status', 'icmpv6.type', 'icmpv6.echo.identifier', 'icmpv6.echo.sequence_number', 'icmpv6.checksum.status', 'data.data'];
+  const rows = tsharkFields(frames, fields);
+  assert.equal(rows[0], ['8', '4660', '7', '1', '', '', '', '', hex(pay(56))]);
+  assert.equal(rows[1], ['', '', '', '', '128', '0x4321', '9', '1', hex(pay(3, 4))]);
+  assert.equal(tsharkProblems(frames), []);
 });
 
 test('frames shorter than the Ethernet minimum are zero-padded to 60 bytes, and the padding is not payload', () => {

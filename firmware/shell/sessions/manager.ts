@@ -110,6 +110,9 @@ export class SessionManager {
   private policy: PolicyRule[] = [];
   private nextGeneration = 1;
   private readonly ended: Array<{ name: string; counters: Record<string, number> }> = [];
+  private current: CompiledTables | undefined;
+  /** Sessions the running tables mark as holding. */
+  private heldPublished = new Set<string>();
 
   constructor(private readonly o: ManagerOptions) {}
 
@@ -117,6 +120,12 @@ export class SessionManager {
 
   /** Adds an operator's session; throws SessionError (nothing changes) when it is invalid. */
   addStatic(spec: StaticSessionSpec & { readonly requireRegistration?: boolean }, nowMs: number): SessionInfo {
+    const entry = this.staticEntry(spec, nowMs);
+    this.commit([entry], []);
+    return this.info(entry);
+  }
+
+  private staticEntry(spec: StaticSessionSpec & { readonly requireRegistration?: boolean }, nowMs: number): Entry {
     if (typeof spec.name !== 'string' || !NAME_PATTERN.test(spec.name)) {
       throw new SessionError(String(spec.name), 'name', 'must be 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit');
     }
@@ -136,9 +145,7 @@ export class SessionManager {
       port: spec.port,
       lifetime: spec.lifetime ?? 0,
     };
-    const entry = this.allocate(spec.name, 'static', base, nowMs, spec.requireRegistration ?? false);
-    this.commit([entry], []);
-    return this.info(entry);
+    return this.allocate(spec.name, 'static', base, nowMs, spec.requireRegistration ?? false);
   }
 
   /** Removes an operator's session; false when there is no static session of that name. */
@@ -154,8 +161,21 @@ export class SessionManager {
   /** A device became usable in a service group: its held static sessions go active. */
   deviceUp(device: string): void {
     if (this.registered.has(device)) return;
+    this.asRegistered(device, () => {
+      if ([...this.entries.values()].some((e) => e.requireRegistration && e.spec.device === device)) this.commit([], []);
+    });
+  }
+
+  /** Runs a change with the device counted as registered; undoes that if the change fails. */
+  private asRegistered(device: string, change: () => void): void {
+    const had = this.registered.has(device);
     this.registered.add(device);
-    if ([...this.entries.values()].some((e) => e.requireRegistration && e.spec.device === device)) this.commit([], []);
+    try {
+      change();
+    } catch (e) {
+      if (!had) this.registered.delete(device);
+      throw e;
+    }
   }
 
   /** A device was removed: its registration and redirect sessions end; static ones hold again. */
@@ -177,15 +197,18 @@ export class SessionManager {
     const perDevice = [...this.entries.values()].filter((e) => e.spec.device === r.device && e.name !== name).length;
     if (perDevice >= (this.o.perDevice ?? DEFAULT_PER_DEVICE)) throw new SessionError(name, 'device', `at most ${this.o.perDevice ?? DEFAULT_PER_DEVICE} sessions per device`);
     const entry = this.allocate(name, 'registration', base, nowMs, false);
-    this.commit([entry], existing ? [existing] : []);
-    this.registered.add(r.device);
+    this.asRegistered(r.device, () => this.commit([entry], existing ? [existing] : []));
     return this.info(entry);
   }
 
-  /** A device's request ended (it withdrew it, or its lifetime passed). */
-  endRequest(device: string, service: number): boolean {
+  /**
+   * A device's membership of one service group ended (it withdrew its request, its assignment no
+   * longer names it, or the group removed it): that group's registration or redirect session ends.
+   * False when there was none.
+   */
+  endMembership(device: string, service: number): boolean {
     const e = this.entries.get(`${device}/${service}`);
-    if (!e || e.origin !== 'registration') return false;
+    if (!e || e.origin === 'static') return false;
     this.commit([], [e]);
     return true;
   }
@@ -206,8 +229,7 @@ export class SessionManager {
     };
     if (existing && sameRequest(existing.spec, base)) return this.info(existing);
     const entry = this.allocate(name, 'redirect', base, nowMs, false);
-    this.commit([entry], existing ? [existing] : []);
-    this.registered.add(m.device);
+    this.asRegistered(m.device, () => this.commit([entry], existing ? [existing] : []));
     return this.info(entry);
   }
 
@@ -239,6 +261,21 @@ export class SessionManager {
 
   // ── views ───────────────────────────────────────────────────────────────────────────────────
 
+  /** The tables running now (undefined before the first publish). */
+  tables(): CompiledTables | undefined {
+    return this.current;
+  }
+
+  /** Whether a device has registered (it has a usable WCCP membership). */
+  isRegistered(device: string): boolean {
+    return this.registered.has(device);
+  }
+
+  /** Publishes the current session set again (after the board's placement changed, say). */
+  republish(): void {
+    this.commit([], []);
+  }
+
   list(): SessionInfo[] {
     return [...this.entries.values()].map((e) => this.info(e));
   }
@@ -248,12 +285,52 @@ export class SessionManager {
     return this.ended;
   }
 
-  staticSessions(): StaticSessionSpec[] {
-    return [...this.entries.values()].filter((e) => e.origin === 'static').map((e) => ({
-      name: e.name, mode: e.spec.mode, filter: e.spec.filter, device: e.spec.device, port: e.spec.port,
-      encap: e.spec.encap, snaplen: e.spec.snaplen, sample: e.spec.sample, ratePps: e.spec.ratePps,
-      rateBps: e.spec.rateBps, lifetime: e.spec.lifetime || undefined,
-    }));
+  staticSessions(): Array<StaticSessionSpec & { readonly requireRegistration?: boolean }> {
+    return [...this.entries.values()].filter((e) => e.origin === 'static').map((e) => {
+      const s: StaticSessionSpec & { requireRegistration?: boolean } = {
+        name: e.name, mode: e.spec.mode, filter: e.spec.filter, device: e.spec.device,
+        encap: e.spec.encap, snaplen: e.spec.snaplen, sample: e.spec.sample, ratePps: e.spec.ratePps, rateBps: e.spec.rateBps,
+        ...(e.spec.port !== undefined ? { port: e.spec.port } : {}),
+        ...(e.spec.lifetime ? { lifetime: e.spec.lifetime } : {}),
+      };
+      if (e.requireRegistration) s.requireRegistration = true;
+      return s;
+    });
+  }
+
+  /** Number of sessions of every origin. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * Replaces every static session and the policy in one publish (loading a saved configuration):
+   * all of it applies or none does. Registration and redirect sessions are kept.
+   */
+  replaceConfiguration(sessions: ReadonlyArray<StaticSessionSpec & { readonly requireRegistration?: boolean }>, policy: readonly PolicyRule[], nowMs: number): void {
+    const removed = [...this.entries.values()].filter((e) => e.origin === 'static');
+    const kept = new Map([...this.entries].filter(([, e]) => e.origin !== 'static'));
+    const added: Entry[] = [];
+    const before = { entries: new Map(this.entries), policy: this.policy };
+    try {
+      // Allocate against the kept sessions only, one by one, so new names get distinct slots.
+      this.entries.clear();
+      for (const [k, v] of kept) this.entries.set(k, v);
+      for (const spec of sessions) {
+        const entry = this.staticEntry(spec, nowMs);
+        this.entries.set(entry.name, entry);
+        added.push(entry);
+      }
+      this.entries.clear();
+      for (const [k, v] of before.entries) this.entries.set(k, v);
+      this.policy = policy.map((r) => ({ action: r.action, filter: r.filter }));
+      this.commit(added, removed);
+    } catch (e) {
+      this.entries.clear();
+      for (const [k, v] of before.entries) this.entries.set(k, v);
+      this.policy = before.policy;
+      throw e;
+    }
   }
 
   // ── internals ───────────────────────────────────────────────────────────────────────────────
@@ -299,7 +376,6 @@ export class SessionManager {
     const next = new Map(this.entries);
     for (const e of remove) next.delete(e.name);
     for (const e of add) next.set(e.name, e);
-    const wasHolding = new Set([...this.entries.values()].filter((e) => this.holding(e)).map((e) => e.name));
     const specs: SessionSpec[] = [...next.values()].map((e) => {
       const p = this.o.resolve(e.spec.device, e.spec.port, e.name);
       return {
@@ -321,12 +397,18 @@ export class SessionManager {
     // A new or changed session never inherits a slot's sampling, policer or sequence state.
     for (const e of add) this.o.resetSlot(e.slot);
     this.o.publish(tables);
-    for (const e of remove) if (!add.some((a) => a.slot === e.slot)) this.o.retire(e.slot);
+    this.current = tables;
+    // Held replicas of a removed session are its own, even when a new session reuses the slot.
+    for (const e of remove) this.o.retire(e.slot);
     this.entries.clear();
     for (const [k, v] of next) this.entries.set(k, v);
+    // Sessions that held replicas in the previous tables and send them now: release the held ones.
+    const held = new Set<string>();
     for (const e of this.entries.values()) {
-      if (wasHolding.has(e.name) && !this.holding(e)) this.o.release(e.slot, this.o.resolve(e.spec.device, e.spec.port, e.name).portIndex);
+      if (this.holding(e)) held.add(e.name);
+      else if (this.heldPublished.has(e.name)) this.o.release(e.slot, this.o.resolve(e.spec.device, e.spec.port, e.name).portIndex);
     }
+    this.heldPublished = held;
   }
 }
 

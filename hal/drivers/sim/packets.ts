@@ -118,11 +118,25 @@ export const Udp = {
   Header: 8,
 } as const;
 
+/** ICMP and ICMPv6 echo (RFC 792, RFC 4443), offsets from the ICMP header start. */
+export const Icmp = {
+  Type: 0,
+  Code: 1,
+  Checksum: 2,
+  Id: 4,
+  Seq: 6,
+  Header: 8,
+  EchoRequestV4: 8,
+  EchoRequestV6: 128,
+} as const;
+
 /** IP protocol numbers (IANA). */
 export const IpProto = {
+  Icmp: 1,
   Tcp: 6,
   Udp: 17,
   Gre: 47,
+  Icmpv6: 58,
 } as const;
 
 /** IP version, IPv4 IHL and TCP data offset are 4-bit fields: high nibble of their byte. */
@@ -203,6 +217,15 @@ export interface UdpSpec {
   readonly dstPort: number;
 }
 
+/** An ICMP (IPv4) or ICMPv6 (IPv6) message; default: echo request. */
+export interface IcmpSpec {
+  readonly proto: 'icmp';
+  readonly type?: number;
+  readonly code?: number;
+  readonly id?: number;
+  readonly seq?: number;
+}
+
 /** One frame to build. */
 export interface FrameSpec {
   readonly srcMac: Uint8Array;
@@ -216,13 +239,14 @@ export interface FrameSpec {
   readonly ipId?: number;
   /** TTL / hop limit (default 64). */
   readonly ttl?: number;
-  readonly l4: TcpSpec | UdpSpec;
+  readonly l4: TcpSpec | UdpSpec | IcmpSpec;
   readonly payload?: Uint8Array;
 }
 
 /** Bytes of the transport header a spec produces. */
-function l4HeaderLength(l4: TcpSpec | UdpSpec): number {
+function l4HeaderLength(l4: TcpSpec | UdpSpec | IcmpSpec): number {
   if (l4.proto === 'udp') return Udp.Header;
+  if (l4.proto === 'icmp') return Icmp.Header;
   return Tcp.Header + (l4.mss !== undefined ? Tcp.OptionLenMss : 0);
 }
 
@@ -250,7 +274,7 @@ export function buildFrame(spec: FrameSpec): Uint8Array {
     put16(b, Eth.Type, ipType);
   }
 
-  const proto = spec.l4.proto === 'tcp' ? IpProto.Tcp : IpProto.Udp;
+  const proto = spec.l4.proto === 'tcp' ? IpProto.Tcp : spec.l4.proto === 'udp' ? IpProto.Udp : v6 ? IpProto.Icmpv6 : IpProto.Icmp;
   const ttl = spec.ttl ?? DEFAULT_TTL;
   let srcAt: number;
   let dstAt: number;
@@ -276,6 +300,17 @@ export function buildFrame(spec: FrameSpec): Uint8Array {
   if (!v6) put16(b, l3 + Ipv4.Checksum, checksumOf(onesSum(b, l3, l3 + Ipv4.Header)));
 
   const t = spec.l4;
+  if (t.proto === 'icmp') {
+    b[l4 + Icmp.Type] = t.type ?? (v6 ? Icmp.EchoRequestV6 : Icmp.EchoRequestV4);
+    b[l4 + Icmp.Code] = t.code ?? 0;
+    put16(b, l4 + Icmp.Id, t.id ?? 0);
+    put16(b, l4 + Icmp.Seq, t.seq ?? 0);
+    b.set(payload, l4 + Icmp.Header);
+    // ICMPv6 covers a pseudo-header (RFC 4443 §2.3); ICMP for IPv4 covers the message only.
+    const base = v6 ? pseudoHeaderSum(b, srcAt, dstAt, addrLen, proto, l4Len) : 0;
+    put16(b, l4 + Icmp.Checksum, checksumOf(onesSum(b, l4, end, base)));
+    return b;
+  }
   put16(b, l4 + Tcp.SrcPort, t.srcPort);
   put16(b, l4 + Tcp.DstPort, t.dstPort);
   b.set(payload, l4 + l4Header);
