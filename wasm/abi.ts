@@ -8,7 +8,7 @@
 // A change here is an ABI change: bump Abi.Version.
 
 export const enum Abi {
-  Version = 1,
+  Version = 2,
   Magic = 0x74776e66, // "twnf"
 }
 
@@ -28,10 +28,13 @@ export const enum InitError {
 //  group 1 │ Proto     │ Family    │ InPort    │ OutPort   │
 //  group 2 │ Src1      │ Src2      │ Src3      │ Dst1      │
 //  group 3 │ Dst2      │ Dst3      │ Direction │ VlanOuter │
-//  group 4 │ VlanInner │ WccpBucket│ (spare)   │ (spare)   │
+//  group 4 │ VlanInner │ WccpBucket│ WccpMask0 │ WccpMask1 │
 //
-// WccpBucket is the WCCPv2 hash bucket of the destination address (draft-wilson §4.2, the
-// standard web-cache hash), so a redirect session can own a set of buckets.
+// WccpBucket is the WCCPv2 hash bucket of the packet (draft-wilson §4.2: the standard web-cache
+// hash of the destination address, or the fields the bank's Bank.HashFlags names), so a redirect
+// session can own a set of buckets. WccpMask0/1 are the packet's fields under the bank's mask
+// elements (Bank.Masks, mask assignment), their masked bits packed into one number, so a cache's
+// value elements are exact lane values.
 // IPv4 addresses live in Src0/Dst0 with the other words 0; IPv6 addresses are four
 // big-endian words, Src0 the most significant. A prefix of either family is exactly a product
 // of per-word ranges, so prefixes need no special case.
@@ -40,7 +43,7 @@ export const enum Lane {
   Proto = 4, Family = 5, InPort = 6, OutPort = 7,
   Src1 = 8, Src2 = 9, Src3 = 10, Dst1 = 11,
   Dst2 = 12, Dst3 = 13, Direction = 14, VlanOuter = 15,
-  VlanInner = 16, WccpBucket = 17, Spare18 = 18, Spare19 = 19,
+  VlanInner = 16, WccpBucket = 17, WccpMask0 = 18, WccpMask1 = 19,
   Count = 20,
   Bytes = 80,
 }
@@ -56,6 +59,8 @@ export const enum LaneValue {
   PortNone = 65536, // no transport header: not TCP/UDP/SCTP, non-first fragment, truncated or malformed
   VlanNone = 4096, // no tag at this level
   BucketNone = 256, // WccpBucket of a packet that is not IP
+  MaskNone = 65536, // WccpMask0/1 of a packet that is not IPv4, or when the bank has no such mask
+  MaskValueMax = 65535, // a mask element selects at most 16 bits (WCCP uses 6 or 7)
   DirectionInbound = 0, // entered on an `outside` port
   DirectionOutbound = 1, // entered on an `inside` port
   PortIndexNone = 255, // OutPort of a packet with no egress (policy drop)
@@ -182,7 +187,21 @@ export const enum Bank {
   RedirectMask = 40, // u64: sessions of mode redirect, lowest bit = highest priority
   Templates = 48, // → encapsulation templates
   DropMask = 56, // u64: policy categories whose match drops the original (replicas are still made)
-  Header = 64,
+  HashFlags = 64, // u32 WCCP service flags of the WccpBucket hash; 0: the standard hash (destination)
+  MaskCount = 68, // u32 mask elements in use, 0..2 (WccpMask0, WccpMask1)
+  Masks = 72, // MaskElement × 2
+  Header = 128,
+}
+
+// A WCCP mask element as the hot path applies it: the packet's field & mask, masked bits packed
+// from the most significant bit of the source address down to the least of the destination port.
+export const enum MaskElement {
+  SrcAddr = 0, // u32
+  DstAddr = 4, // u32
+  SrcPort = 8, // u32 (16 bits used)
+  DstPort = 12, // u32 (16 bits used)
+  Size = 16,
+  MaxElements = 2,
 }
 
 export const enum BankMagic {

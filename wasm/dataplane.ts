@@ -23,6 +23,7 @@ import { GlobalCounter, PortCounter } from './counters';
 import { copyKey, keyTemplate, ParseFlag, parseFrame, parsedIpLen, parsedL3 } from './wire/parse';
 import { classifyBatch, NO_RULE, Result } from './classify/tree';
 import { flowFill, flowHit, flowSlot, hashKey } from './classify/flowcache';
+import { assignmentLanes } from './classify/assignment';
 import { ringConsSlot, ringFree, ringPeek, ringProdSlot, ringRelease, ringSubmit } from './ring/ring';
 import { frameRelease } from './ring/frames';
 import { redirectEncapsulate, redirectFits, replicate } from './replicate/replicate';
@@ -138,9 +139,13 @@ function processBatch(rx: usize, n: u32, inPort: u32, port: usize, bank: usize, 
   bump(portCounters, PortCounter.RxPackets, n);
   bump(portCounters, PortCounter.RxBytes, rxBytes);
 
-  // Stage 2: classify, only when a session exists (no cost otherwise).
+  // Stage 2: classify, only when a session exists (no cost otherwise); WCCP assignment lanes
+  // first when the tables assign by other hash fields or by mask.
   const sessionCount = load<u32>(bank, Bank.SessionCount);
-  if (sessionCount != 0) classifyStage(bank, version, keys, results, meta, todo, n);
+  if (sessionCount != 0) {
+    assignmentLanes(bank, keys, n);
+    classifyStage(bank, version, keys, results, meta, todo, n);
+  }
 
   // Stage 3: act on each packet in arrival order, originals first. Originals for the port's
   // cross-connect are written straight into that ring's slots and published once at the end.

@@ -9,7 +9,7 @@ import { FlowEntry, Lane } from '../abi';
 @inline const HASH_P1: u32 = 0x9e3779b1;
 @inline const HASH_P2: u32 = 0x85ebca77;
 
-/** A 32-bit hash of the whole key (the spare lanes are always zero). */
+/** A 32-bit hash of the whole key. */
 @inline export function hashKey(key: usize): u32 {
   const p = i32x4.splat(<i32>HASH_P1);
   let h = v128.load(key);

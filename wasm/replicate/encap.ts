@@ -4,12 +4,18 @@
 // length, identification and checksum zeroed (their partial sum precomputed in IpSum), the GRE
 // header and the WCCP or ERSPAN header with every static field set. Per packet the hot path
 // copies it and patches only what changes: IPv4 total length, identification and checksum; the
-// GRE sequence number; the ERSPAN VLAN, truncated bit and timestamp; the WCCP bucket.
+// GRE sequence number; the ERSPAN VLAN, truncated bit and timestamp; the WCCP bucket; and, on
+// replicas, where the packet came from (docs/protocol.md, "Replica metadata"):
+//   GRE-WCCP   the alternate-bucket byte, meaningless while the A flag is clear: bit 7 set when
+//              the packet entered on an inside port (outbound), bits 0–6 the ingress port index;
+//   ERSPAN II  the index field: bit 19 outbound, bits 0–18 the ingress port index;
+//   ERSPAN III the D bit: set for outbound.
+// A redirected original carries none of this: a cache sees exactly what a WCCP router sends.
 //
 // References: RFC 2784/2890 (GRE, sequence number), draft-wilson-wrec-wccp-v2 §4.12 (redirect
 // header), draft-foschiano-erspan-03 (type II and III headers).
 
-import { Encap, Lane, LaneValue, SessionConfig, SessionFlag, SessionState } from '../abi';
+import { Encap, Lane, LaneValue, Mode, SessionConfig, SessionFlag, SessionState } from '../abi';
 import { be16, copyBytes, storeBe16, storeBe32 } from '../wire/bytes';
 import { foldComplement } from '../wire/checksum';
 import { EtherType } from '../wire/ethernet';
@@ -27,6 +33,8 @@ export namespace WccpRedirect {
   @inline export const AltBucket: u32 = 2;
   @inline export const PrimaryBucket: u32 = 3;
   @inline export const DynamicFlag: u32 = 0x01; // Wireshark's gre.wccp.dynamic_service
+  @inline export const OutboundBit: u32 = 0x80; // replica metadata in the alternate-bucket byte
+  @inline export const PortMask: u32 = 0x7f;
 }
 
 export namespace Erspan {
@@ -34,6 +42,10 @@ export namespace Erspan {
   @inline export const VerVlan: u32 = 0;
   @inline export const CosEnTSession: u32 = 2;
   @inline export const Timestamp: u32 = 4; // type III
+  @inline export const Index: u32 = 4; // type II: reserved (12 bits) | index (20 bits)
+  @inline export const IndexOutboundBit: u32 = 1 << 19;
+  @inline export const Flags3: u32 = 10; // type III: P FT(5) HW(6) D Gra(2) O
+  @inline export const DirectionBit: u32 = 1 << 3;
   @inline export const VersionII: u32 = 1;
   @inline export const VersionIII: u32 = 2;
   @inline export const TruncatedBit: u32 = 1 << 10;
@@ -77,6 +89,9 @@ export function writeEncap(dst: usize, bank: usize, cfg: usize, state: usize, in
     const r = gre + WccpRedirect.Offset;
     store<u8>(r + WccpRedirect.Flags, (load<u32>(cfg, SessionConfig.Flags) & SessionFlag.DynamicService) != 0 ? WccpRedirect.DynamicFlag : 0);
     store<u8>(r + WccpRedirect.PrimaryBucket, wccpBucket(key));
+    if (load<u32>(cfg, SessionConfig.Mode) != Mode.Redirect) {
+      store<u8>(r + WccpRedirect.AltBucket, (outbound(key) ? WccpRedirect.OutboundBit : 0) | (ingressPort(key) & WccpRedirect.PortMask));
+    }
     return len;
   }
 
@@ -99,6 +114,19 @@ export function writeEncap(dst: usize, bank: usize, cfg: usize, state: usize, in
   if (truncated) word |= Erspan.TruncatedBit;
   if (tagged && kind == Encap.Erspan2) word |= Erspan.EncapTagged;
   storeBe16(e + Erspan.CosEnTSession, word);
-  if (kind == Encap.Erspan3) storeBe32(e + Erspan.Timestamp, <u32>(now / Erspan.TimestampUnitNs));
+  if (kind == Encap.Erspan3) {
+    storeBe32(e + Erspan.Timestamp, <u32>(now / Erspan.TimestampUnitNs));
+    if (outbound(key)) storeBe16(e + Erspan.Flags3, be16(e + Erspan.Flags3) | Erspan.DirectionBit);
+  } else {
+    storeBe32(e + Erspan.Index, (outbound(key) ? Erspan.IndexOutboundBit : 0) | ingressPort(key));
+  }
   return len;
+}
+
+@inline function outbound(key: usize): bool {
+  return load<u32>(key + Lane.Direction * 4) == LaneValue.DirectionOutbound;
+}
+
+@inline function ingressPort(key: usize): u32 {
+  return load<u32>(key + Lane.InPort * 4);
 }

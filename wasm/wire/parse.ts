@@ -55,6 +55,8 @@ export function keyTemplate(key: usize, inPort: u32, outPort: u32, direction: u3
   store<u32>(key + Lane.VlanOuter * 4, LaneValue.VlanNone);
   store<u32>(key + Lane.VlanInner * 4, LaneValue.VlanNone);
   store<u32>(key + Lane.WccpBucket * 4, LaneValue.BucketNone);
+  store<u32>(key + Lane.WccpMask0 * 4, LaneValue.MaskNone);
+  store<u32>(key + Lane.WccpMask1 * 4, LaneValue.MaskNone);
 }
 
 /** WCCPv2 hash bucket of a destination word (draft-wilson §4.2: h ^= h>>16; h ^= h>>8; & 0xFF). */

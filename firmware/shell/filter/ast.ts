@@ -87,7 +87,19 @@ export interface RouterPortTerm extends SourceToken {
   readonly index: number;
 }
 
-export type FilterTerm = AddressTerm | PortTerm | ProtocolTerm | FamilyTerm | VlanTerm | DirectionTerm | RouterPortTerm;
+/**
+ * `wccp-bucket N[-M]`, `wccp-mask0 N[-M]`, `wccp-mask1 N[-M]`: the packet's WCCP hash bucket, or
+ * its fields under the running tables' first or second mask element (how redirect sessions own
+ * a cache's share of a service group).
+ */
+export interface AssignmentTerm extends SourceToken {
+  readonly kind: 'assignment';
+  readonly field: 'bucket' | 'mask0' | 'mask1';
+  readonly lo: number;
+  readonly hi: number;
+}
+
+export type FilterTerm = AddressTerm | PortTerm | ProtocolTerm | FamilyTerm | VlanTerm | DirectionTerm | RouterPortTerm | AssignmentTerm;
 
 /** A parsed filter expression. */
 export type FilterAst = AndNode | OrNode | NotNode | FilterTerm;

@@ -44,7 +44,7 @@ const LANE_COUNT: number = Lane.Count;
 const COMPLEMENT_LANE_ORDER: readonly Lane[] = [
   Lane.Family, Lane.Proto, Lane.VlanOuter, Lane.VlanInner, Lane.Direction, Lane.InPort, Lane.OutPort,
   Lane.SrcPort, Lane.DstPort, Lane.Src0, Lane.Src1, Lane.Src2, Lane.Src3, Lane.Dst0, Lane.Dst1,
-  Lane.Dst2, Lane.Dst3, Lane.WccpBucket, Lane.Spare18, Lane.Spare19,
+  Lane.Dst2, Lane.Dst3, Lane.WccpBucket, Lane.WccpMask0, Lane.WccpMask1,
 ];
 
 export interface CompileOptions {
@@ -297,8 +297,12 @@ function termBoxes(term: FilterTerm): Box[] {
       const lane = term.which === 'in' ? Lane.InPort : Lane.OutPort;
       return [boxWith(lane, term.index, term.index)];
     }
+    case 'assignment':
+      return [boxWith(ASSIGNMENT_LANES[term.field], term.lo, term.hi)];
   }
 }
+
+const ASSIGNMENT_LANES = { bucket: Lane.WccpBucket, mask0: Lane.WccpMask0, mask1: Lane.WccpMask1 } as const;
 
 function boxWith(lane: number, lo: number, hi: number): Box {
   const b = anyBox();

@@ -71,6 +71,10 @@ function evaluateTerm(term: FilterTerm, key: ArrayLike<number>): boolean {
         (term.direction === 'inbound' ? LaneValue.DirectionInbound : LaneValue.DirectionOutbound);
     case 'routerPort':
       return key[term.which === 'in' ? Lane.InPort : Lane.OutPort] === term.index;
+    case 'assignment': {
+      const v = key[term.field === 'bucket' ? Lane.WccpBucket : term.field === 'mask0' ? Lane.WccpMask0 : Lane.WccpMask1];
+      return v >= term.lo && v <= term.hi;
+    }
   }
 }
 

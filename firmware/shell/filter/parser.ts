@@ -35,6 +35,7 @@ export const MAX_NESTING_DEPTH = 100;
 
 const VLAN_ID_MAX = LaneValue.VlanNone - 1;
 const ROUTER_PORT_MAX = LaneValue.PortIndexNone - 1; // PortIndexNone marks "no egress"
+const WCCP_BUCKET_MAX = 255; // 256 hash buckets (draft-wilson §5.8)
 const PORT_MAX = 65535;
 const PROTOCOL_MAX = 255;
 const ALL_PORT_PROTOCOLS: readonly number[] = [PORT_PROTOCOLS.tcp, PORT_PROTOCOLS.udp, PORT_PROTOCOLS.sctp];
@@ -173,6 +174,15 @@ class Parser {
         this.index++;
         const index = this.parseNumber(this.expectValue(t), 'router port index', 0, ROUTER_PORT_MAX);
         return term({ kind: 'routerPort', which: t.text === 'inport' ? 'in' : 'out', index, ...at(t) });
+      }
+      case 'wccp-bucket':
+      case 'wccp-mask0':
+      case 'wccp-mask1': {
+        this.index++;
+        const field = t.text === 'wccp-bucket' ? 'bucket' : t.text === 'wccp-mask0' ? 'mask0' : 'mask1';
+        const max = field === 'bucket' ? WCCP_BUCKET_MAX : LaneValue.MaskValueMax;
+        const [lo, hi] = this.parseNumberRange(this.expectValue(t), field === 'bucket' ? 'WCCP bucket' : 'WCCP mask value', max);
+        return term({ kind: 'assignment', field, lo, hi, ...at(t) });
       }
       case 'ip':
       case 'ip6':
@@ -384,6 +394,18 @@ class Parser {
     if (port !== undefined) return [port, port];
     if (this.splitPortRange(wordValue(t)) !== null) throw this.error(FilterMessage.portRangeInPort, t);
     throw this.error(FilterMessage.unknownService, t);
+  }
+
+  /** `n` or `a-b` (a reversed range is swapped), each 0..max. */
+  private parseNumberRange(t: Token, what: string, max: number): [number, number] {
+    const parts = /^([0-9]+)-([0-9]+)$/.exec(t.text);
+    if (parts === null) {
+      const v = this.parseNumber(t, what, 0, max);
+      return [v, v];
+    }
+    const lo = this.parseNumber({ ...t, text: parts[1] }, what, 0, max);
+    const hi = this.parseNumber({ ...t, text: parts[2] }, what, 0, max);
+    return lo <= hi ? [lo, hi] : [hi, lo];
   }
 
   /** `a-b` with numbers or names (`ftp-data-telnet`), or one port; tcpdump swaps a reversed range. */

@@ -15,6 +15,8 @@ import { layoutBank, type BankLayout, type SessionTableEntry } from '../tables/b
 import type { ClassifierRule, CompiledForest } from '../tables/tree.ts';
 import { buildTemplate, ENCAP_BY_NAME, encapOverhead, type EncapName } from './template.ts';
 import * as L from './limits.ts';
+import { MaskElement as MaskLayout, Lane } from '../../../wasm/abi.ts';
+import type { MaskElement } from '../wccp/elements.ts';
 
 export type ModeName = 'sniff' | 'dup' | 'race' | 'redirect';
 
@@ -48,6 +50,10 @@ export interface SessionSpec {
   readonly seed?: number;
   /** Addresses whose packets this session never matches (a cache's own traffic for redirect). */
   readonly excludeSources?: readonly string[];
+  /** Redirect by hash: the service's hash flags when they are not the standard (destination) hash. */
+  readonly hashFlags?: number;
+  /** Redirect by mask: the group's mask element and this cache's values as lane values (wccp-lanes.ts). */
+  readonly maskAssignment?: { readonly element: MaskElement; readonly laneValues: readonly number[] };
   /** The device has not registered yet: keep replicas in the slot's bounded hold buffer. */
   readonly hold?: boolean;
   /** State slot and generation (the runtime's session allocator assigns them). */
@@ -149,6 +155,7 @@ export function compileTables(sessions: readonly SessionSpec[], policy: readonly
     .sort((a, b) => (b.servicePriority ?? 0) - (a.servicePriority ?? 0) || (a.serviceId ?? 0) - (b.serviceId ?? 0));
   const order = [...redirecting, ...replicating];
 
+  const assignment = bankAssignment(order);
   const rules: ClassifierRule[] = [];
   const entries: SessionTableEntry[] = [];
   order.forEach((s, category) => {
@@ -167,6 +174,18 @@ export function compileTables(sessions: readonly SessionSpec[], policy: readonly
     } catch (e) {
       if (e instanceof FilterError) throw new SessionError(s.name, 'filter', e.message.replace(/^filter: /, ''));
       throw e;
+    }
+    if (s.maskAssignment) {
+      // The cache's share: its value elements, exact values of the group's mask lane.
+      const lane = Lane.WccpMask0 + assignment.masks.findIndex((m) => sameMask(m, s.maskAssignment!.element));
+      const share: Box[] = s.maskAssignment.laneValues.map((v) => {
+        const b = anyBox();
+        b.lo[lane] = v;
+        b.hi[lane] = v;
+        return b;
+      });
+      boxes = intersectUnions(boxes, share);
+      if (boxes.length > L.MAX_BOXES_PER_SESSION) throw new SessionError(s.name, 'mask', `the filter within this cache's values needs more than ${L.MAX_BOXES_PER_SESSION} rules`);
     }
     boxes.forEach((box, i) => rules.push({ box, category, id: i + 1 }));
     const template = buildTemplate({
@@ -215,5 +234,30 @@ export function compileTables(sessions: readonly SessionSpec[], policy: readonly
     });
   }
   const forest = buildForest(rules);
-  return { bank: layoutBank(rules, forest, entries), rules, forest, order };
+  return { bank: layoutBank(rules, forest, entries, assignment), rules, forest, order };
+}
+
+const sameMask = (a: MaskElement, b: MaskElement): boolean =>
+  a.srcAddr === b.srcAddr && a.dstAddr === b.dstAddr && a.srcPort === b.srcPort && a.dstPort === b.dstPort;
+
+/**
+ * The WCCP assignment lanes the bank must compute: one hash (the parser's standard destination
+ * hash needs none) and up to MaskLayout.MaxElements distinct mask elements, shared by every
+ * redirect session of the bank.
+ */
+function bankAssignment(sessions: readonly SessionSpec[]): { hashFlags: number; masks: MaskElement[] } {
+  let hashFlags = 0;
+  const masks: MaskElement[] = [];
+  for (const s of sessions) {
+    if (s.hashFlags) {
+      if (hashFlags !== 0 && hashFlags !== s.hashFlags) throw new SessionError(s.name, 'hashFlags', 'another service group hashes on other fields; the router applies one non-standard hash at a time');
+      hashFlags = s.hashFlags;
+    }
+    const m = s.maskAssignment?.element;
+    if (m && !masks.some((x) => sameMask(x, m))) {
+      if (masks.length === MaskLayout.MaxElements) throw new SessionError(s.name, 'mask', `at most ${MaskLayout.MaxElements} distinct mask elements can be applied at once`);
+      masks.push(m);
+    }
+  }
+  return { hashFlags, masks };
 }

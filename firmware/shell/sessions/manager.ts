@@ -21,6 +21,7 @@ import { compileTables, SessionError, type CompiledTables, type SessionSpec } fr
 import { parseIpv4 } from '../net/address.ts';
 import { MAX_FILTER_LENGTH } from './limits.ts';
 import type { MaskElement, ValueElement } from '../wccp/elements.ts';
+import { bucketHashFlags, checkMask } from './wccp-lanes.ts';
 
 /** Where replicas for a device leave and how they are addressed (the runtime knows the board). */
 export interface Placement {
@@ -61,6 +62,8 @@ export interface RedirectMember {
   readonly buckets?: readonly number[];
   /** Mask assignment: the group's mask and the value elements that name this cache. */
   readonly mask?: { readonly element: MaskElement; readonly values: readonly ValueElement[] };
+  /** The service's hash flags (Service Info); absent: the standard web-cache hash (destination). */
+  readonly hashFlags?: number;
   /** Addresses of every cache in the group: their own traffic is never redirected. */
   readonly caches: readonly string[];
 }
@@ -217,15 +220,18 @@ export class SessionManager {
   redirect(m: RedirectMember, nowMs: number): SessionInfo {
     const name = `${m.device}/${m.service}`;
     const existing = this.entries.get(name);
-    const bucketTerm = m.buckets === undefined ? '' : bucketFilter(m.buckets);
-    if (bucketTerm === null) {
+    const bucketTerm = m.buckets === undefined || m.mask !== undefined ? '' : bucketFilter(m.buckets);
+    const maskValues = m.mask ? checkMask(name, m.mask.element, m.mask.values) : undefined;
+    if (bucketTerm === null || (maskValues !== undefined && maskValues.length === 0)) {
       if (existing) this.commit([], [existing]);
-      throw new SessionError(name, 'buckets', 'no bucket is assigned to this cache');
+      throw new SessionError(name, m.mask ? 'mask' : 'buckets', 'nothing of the service is assigned to this cache');
     }
-    const base: SessionSpecBase & { readonly excludeSources: readonly string[] } = {
+    const base: SessionSpecBase & Pick<SessionSpec, 'excludeSources' | 'hashFlags' | 'maskAssignment'> = {
       name, mode: 'redirect', filter: bucketTerm ? `(${m.serviceFilter}) and ${bucketTerm}` : m.serviceFilter,
       encap: 'gre', snaplen: 0, sample: 1, ratePps: 0, rateBps: 0, device: m.device, lifetime: 0,
       serviceId: m.service, dynamicService: m.dynamic, servicePriority: m.priority, excludeSources: m.caches,
+      ...(bucketTerm && bucketHashFlags(m.hashFlags) !== 0 ? { hashFlags: bucketHashFlags(m.hashFlags) } : {}),
+      ...(m.mask && maskValues ? { maskAssignment: { element: m.mask.element, laneValues: maskValues } } : {}),
     };
     if (existing && sameRequest(existing.spec, base)) return this.info(existing);
     const entry = this.allocate(name, 'redirect', base, nowMs, false);

@@ -9,7 +9,7 @@
 // this file checks only the layout invariants it owns (sizes, alignment, category range) and
 // throws on violation.
 
-import { Bank, BankMagic, Forest, ForestTree, Lane, Leaf, Limits, Mode, Node, Prefilter, Rule, RuleMeta, SessionConfig } from '../../../wasm/abi.ts';
+import { Bank, BankMagic, Forest, ForestTree, Lane, Leaf, Limits, MaskElement, Mode, Node, Prefilter, Rule, RuleMeta, SessionConfig } from '../../../wasm/abi.ts';
 import type { ClassifierRule, CompiledForest, CompiledTree, TreeRef } from './tree.ts';
 
 /** A session as the hot path sees it: every field of SessionConfig plus its template bytes. */
@@ -85,7 +85,17 @@ export function ipv4PartialSum(header: Uint8Array): number {
 }
 
 /** Writes the bank image for these rules, their forest and the sessions (session i = category i). */
-export function layoutBank(rules: readonly ClassifierRule[], forest: CompiledForest, sessions: readonly SessionTableEntry[]): BankLayout {
+/** WCCP assignment lanes the bank asks the hot path to compute (wasm/classify/assignment.ts). */
+export interface BankAssignment {
+  /** ServiceFlag hash bits of the WccpBucket lane; 0 = the standard destination hash. */
+  readonly hashFlags: number;
+  readonly masks: ReadonlyArray<{ readonly srcAddr: number; readonly dstAddr: number; readonly srcPort: number; readonly dstPort: number }>;
+}
+
+const NO_ASSIGNMENT: BankAssignment = { hashFlags: 0, masks: [] };
+
+export function layoutBank(rules: readonly ClassifierRule[], forest: CompiledForest, sessions: readonly SessionTableEntry[], assignment: BankAssignment = NO_ASSIGNMENT): BankLayout {
+  if (assignment.masks.length > MaskElement.MaxElements) throw new RangeError(`at most ${MaskElement.MaxElements} mask elements per bank`);
   if (sessions.length > Limits.MaxSessions) throw new RangeError(`at most ${Limits.MaxSessions} sessions per bank`);
   const n = rules.length;
   const rulesOff = Bank.Header;
@@ -158,6 +168,15 @@ export function layoutBank(rules: readonly ClassifierRule[], forest: CompiledFor
   dv.setBigUint64(Bank.ReplicateMask, replicate, true);
   dv.setBigUint64(Bank.RedirectMask, redirect, true);
   dv.setBigUint64(Bank.DropMask, drop, true);
+  u32(Bank.HashFlags, assignment.hashFlags);
+  u32(Bank.MaskCount, assignment.masks.length);
+  assignment.masks.forEach((m, i) => {
+    const at = Bank.Masks + i * MaskElement.Size;
+    u32(at + MaskElement.SrcAddr, m.srcAddr);
+    u32(at + MaskElement.DstAddr, m.dstAddr);
+    u32(at + MaskElement.SrcPort, m.srcPort);
+    u32(at + MaskElement.DstPort, m.dstPort);
+  });
 
   for (let r = 0; r < n; r++) {
     const base = rulesOff + r * Rule.Size;

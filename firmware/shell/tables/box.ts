@@ -26,6 +26,8 @@ export const LANE_DOMAIN: ReadonlyArray<readonly [number, number]> = (() => {
   d[Lane.VlanOuter] = [0, LaneValue.VlanNone];
   d[Lane.VlanInner] = [0, LaneValue.VlanNone];
   d[Lane.WccpBucket] = [0, LaneValue.BucketNone];
+  d[Lane.WccpMask0] = [0, LaneValue.MaskNone];
+  d[Lane.WccpMask1] = [0, LaneValue.MaskNone];
   return d;
 })();
 
@@ -34,7 +36,7 @@ export const LANE_NAMES: readonly string[] = [
   'proto', 'family', 'inport', 'outport',
   'src1', 'src2', 'src3', 'dst1',
   'dst2', 'dst3', 'direction', 'vlan',
-  'vlan-inner', 'wccp-bucket', 'spare18', 'spare19',
+  'vlan-inner', 'wccp-bucket', 'wccp-mask0', 'wccp-mask1',
 ];
 
 /** A box that matches every key. */
