@@ -169,6 +169,7 @@ export const enum DescFlag {
   Truncated = 2, // replica inner packet shorter than the original
   ReplicaPool = 4, // the frame belongs to the replica pool
   Redirected = 8, // an original diverted to a cache (encapsulated in place)
+  Carried = 16, // an original carried in a tagged dup stream (encapsulated in place)
 }
 
 // ── Tables (one bank) ────────────────────────────────────────────────────────────────────────
@@ -287,7 +288,7 @@ export const enum Encap {
   GreWccp = 1, // GRE 0x883E + 4-byte WCCPv2 redirect header + inner IP packet
   Erspan2 = 2, // GRE (seq) 0x88BE + ERSPAN type II + inner Ethernet frame
   Erspan3 = 3, // GRE (seq) 0x22EB + ERSPAN type III + inner Ethernet frame
-  GreSeq = 4, // GRE (seq, RFC 2890) carrying the inner IP packet (dup)
+  GreSeq = 4, // GRE (key = stream id, seq, RFC 2890) carrying the inner IP packet (dup)
 }
 
 export const enum SessionConfig {
@@ -302,6 +303,7 @@ export const enum SessionConfig {
   RateBps = 32, // u64 bits/s, 0 = unlimited
   BurstBits = 40, // u64 bucket depth in bits
   Snaplen = 48, // inner bytes kept, 0 = whole packet
+  Replica = 52, // Member: where replicas go (the fields below are its parts)
   EgressPort = 52,
   Mtu = 56, // largest outer IP packet
   TemplateOff = 60, // bank offset of the template
@@ -311,12 +313,29 @@ export const enum SessionConfig {
   IpSum = 76, // ones'-complement sum of the outer IPv4 header with length, id and checksum zero
   ServiceId = 80,
   Flags = 84, // SessionFlag
+  Carrier = 88, // Member: a dup session's carrier (SessionFlag.Carrier), which takes the original itself
   Size = 128,
+}
+
+// One encapsulated path of a session: its egress port, path MTU and prebuilt template. Every
+// session has its replica member; a tagged dup session also has a carrier member, which diverts
+// the original into the same sequenced stream towards the far-end eliminator (FRER member 1),
+// while the replica is member 2.
+export const enum Member {
+  EgressPort = 0,
+  Mtu = 4,
+  TemplateOff = 8,
+  TemplateLen = 12,
+  IpOff = 16,
+  GreOff = 20,
+  IpSum = 24,
+  Size = 28,
 }
 
 export const enum SessionFlag {
   DynamicService = 1, // WCCP redirect header D bit
   Hold = 2, // the device has not registered yet: replicas wait in the slot's hold ring
+  Carrier = 4, // dup, tagged: the original travels encapsulated in the carrier member, same sequence
 }
 
 export const enum SessionState {
@@ -325,7 +344,7 @@ export const enum SessionState {
   TokensPkts = 8, // i64 packet tokens × 1e9
   TokensBits = 16, // i64 bit tokens × 1e9
   LastNs = 24, // i64 time of the last refill
-  Sequence = 32, // u32 GRE / ERSPAN sequence
+  Sequence = 32, // u32 GRE / ERSPAN sequence: the next one to send
   IpId = 36, // u32 outer IPv4 identification
   Size = 64,
 }

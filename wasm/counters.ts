@@ -38,7 +38,9 @@ export const enum SessionCounter {
   NotCarried = 10, // a non-IP frame matched a session whose encapsulation carries IP only
   Held = 11, // replicas parked in the hold ring (included in Replicated)
   HoldFull = 12, // replicas dropped: the hold ring was full
-  Count = 13,
+  Carried = 13, // tagged dup: originals that travelled in the session's stream (carrier member)
+  CarrierBypassed = 14, // tagged dup: originals forwarded as they are (did not fit the carrier path, or left by another port)
+  Count = 15,
 }
 
 export const enum GlobalCounter {

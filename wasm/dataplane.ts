@@ -18,15 +18,15 @@
 // - The runtime sizes `maxBatch` so that every originals ring has room for the whole batch;
 //   should one still be full, the original is dropped and counted (DroppedTxFull).
 
-import { Abi, Bank, BatchScratch, Control, Desc, FlowEntry, InitError, Lane, LaneValue, PacketMeta, PortConfig, Ring, RuleMeta, SessionConfig, TupleField } from './abi';
-import { GlobalCounter, PortCounter } from './counters';
+import { Abi, Bank, BatchScratch, Control, Desc, DescFlag, FlowEntry, InitError, Lane, LaneValue, Member, PacketMeta, PortConfig, Ring, RuleMeta, SessionConfig, TupleField } from './abi';
+import { GlobalCounter, PortCounter, SessionCounter } from './counters';
 import { copyKey, keyTemplate, ParseFlag, parseFrame, parsedIpLen, parsedL3 } from './wire/parse';
 import { classifyBatch, NO_RULE, Result } from './classify/tree';
 import { flowFill, flowHit, flowSlot, hashKey } from './classify/flowcache';
 import { assignmentLanes } from './classify/assignment';
 import { ringConsSlot, ringFree, ringPeek, ringProdSlot, ringRelease, ringSubmit } from './ring/ring';
 import { frameRelease } from './ring/frames';
-import { redirectEncapsulate, redirectFits, replicate } from './replicate/replicate';
+import { carrierCfg, carrierSeq, divertEncapsulate, divertFits, replicate, resetCarrier, sessionCounters } from './replicate/replicate';
 
 export { pcapIngest, pcapEmit, pcapngEmit, ingestError, ingestErrorAt } from './io/capture';
 
@@ -249,7 +249,7 @@ function act(desc: usize, flags: u32, l3: u32, ipLen: u32, key: usize, mask: u64
   } else if (redirects != 0) {
     // Redirect: the highest-priority matching redirect session diverts the original.
     const cfg = sessions + <usize>ctz(redirects) * SessionConfig.Size;
-    if (redirectFits(ctl, cfg, desc, flags, l3, ipLen)) {
+    if (divertFits(ctl, cfg + SessionConfig.Replica, desc, flags, l3, ipLen)) {
       redirectCfg = cfg;
       egress = load<u32>(cfg, SessionConfig.EgressPort);
     } else {
@@ -287,6 +287,7 @@ function act(desc: usize, flags: u32, l3: u32, ipLen: u32, key: usize, mask: u64
   }
 
   // Replicas: every matched sniff/dup/race session, reading the untouched frame.
+  resetCarrier();
   let pending = mask & load<u64>(bank, Bank.ReplicateMask);
   while (pending != 0) {
     const s = <u32>ctz(pending);
@@ -294,7 +295,20 @@ function act(desc: usize, flags: u32, l3: u32, ipLen: u32, key: usize, mask: u64
     pending &= pending - 1;
   }
 
-  if (redirectCfg != 0 && queued != 0) redirectEncapsulate(ctl, bank, redirectCfg, queued, l3, ipLen, key, now);
+  // Diversions, after every replica has read the frame: to the cache (redirect), or into the
+  // tagged dup stream (the carrier member) when the original leaves by the carrier's port.
+  if (redirectCfg != 0 && queued != 0) {
+    divertEncapsulate(ctl, bank, redirectCfg, redirectCfg + SessionConfig.Replica, queued, l3, ipLen, key, now, 0, DescFlag.Redirected);
+  } else if (carrierCfg != 0 && queued != 0) {
+    const member = carrierCfg + SessionConfig.Carrier;
+    const counters = sessionCounters(ctl, carrierCfg);
+    if (egress == load<u32>(member, Member.EgressPort) && divertFits(ctl, member, desc, flags, l3, ipLen)) {
+      divertEncapsulate(ctl, bank, carrierCfg, member, queued, l3, ipLen, key, now, carrierSeq, DescFlag.Carried);
+      bump(counters, SessionCounter.Carried);
+    } else {
+      bump(counters, SessionCounter.CarrierBypassed);
+    }
+  }
   if (release) frameRelease(ctl, desc);
 }
 

@@ -38,6 +38,8 @@ export const SESSION_COUNTERS: { readonly [K in Exclude<SessionCounter, SessionC
   [SessionCounter.NotCarried]: { name: 'not_carried', help: 'matched frames the encapsulation cannot carry (non-IP in GRE)' },
   [SessionCounter.Held]: { name: 'held', help: 'replicas kept until the device registers (included in replicated)' },
   [SessionCounter.HoldFull]: { name: 'hold_full', help: 'replicas dropped: the buffer for a device not yet registered was full' },
+  [SessionCounter.Carried]: { name: 'carried', help: 'tagged dup: originals carried to the far-end eliminator in the session\'s sequenced stream' },
+  [SessionCounter.CarrierBypassed]: { name: 'carrier_bypassed', help: 'tagged dup: originals forwarded unencapsulated (too large for the carrier path, or another egress)' },
 };
 
 export const GLOBAL_COUNTERS: { readonly [K in Exclude<GlobalCounter, GlobalCounter.Count>]: CounterInfo } = {

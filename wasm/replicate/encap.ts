@@ -15,7 +15,7 @@
 // References: RFC 2784/2890 (GRE, sequence number), draft-wilson-wrec-wccp-v2 §4.12 (redirect
 // header), draft-foschiano-erspan-03 (type II and III headers).
 
-import { Encap, Lane, LaneValue, Mode, SessionConfig, SessionFlag, SessionState } from '../abi';
+import { Encap, Lane, LaneValue, Member, Mode, SessionConfig, SessionFlag, SessionState } from '../abi';
 import { be16, copyBytes, storeBe16, storeBe32 } from '../wire/bytes';
 import { foldComplement } from '../wire/checksum';
 import { EtherType } from '../wire/ethernet';
@@ -23,7 +23,9 @@ import { Ipv4 } from '../wire/ip';
 
 export namespace GreField {
   @inline export const Protocol: u32 = 2;
-  @inline export const Sequence: u32 = 4; // present when the S bit is set
+  @inline export const Sequence: u32 = 4; // ERSPAN: S bit only, the sequence follows the base header
+  @inline export const Key: u32 = 4; // GRE-seq: K and S bits, the key (stream id) then the sequence
+  @inline export const KeyedSequence: u32 = 8;
 }
 
 export namespace WccpRedirect {
@@ -62,28 +64,36 @@ export namespace Erspan {
   return load<u32>(key + Lane.WccpBucket * 4) & 0xff;
 }
 
+/** The session's next GRE / ERSPAN sequence number (sequence generation, once per packet). */
+@inline export function nextSequence(state: usize): u32 {
+  const seq = load<u32>(state, SessionState.Sequence);
+  store<u32>(state, seq + 1, SessionState.Sequence);
+  return seq;
+}
+
 /**
- * Writes the session's encapsulation at `dst` for an inner packet of `innerLen` bytes and returns
- * the header length. `key` is the inner packet's classification key: ERSPAN copies its outer VLAN,
- * the sequenced GRE form takes its family, the WCCP header its bucket. `truncated` sets the
- * ERSPAN T bit; `now` is the ERSPAN III timestamp.
+ * Writes the encapsulation of `member` (the session's replica or carrier, wasm/abi.ts Member) at
+ * `dst` for an inner packet of `innerLen` bytes and returns the header length. `key` is the inner
+ * packet's classification key: ERSPAN copies its outer VLAN, the sequenced GRE form takes its
+ * family, the WCCP header its bucket. `truncated` sets the ERSPAN T bit; `now` is the ERSPAN III
+ * timestamp; `seq` the GRE sequence number (ignored by GRE-WCCP).
  */
-export function writeEncap(dst: usize, bank: usize, cfg: usize, state: usize, innerLen: u32,
-                           truncated: bool, now: i64, key: usize): u32 {
-  const len = load<u32>(cfg, SessionConfig.TemplateLen);
-  copyBytes(dst, bank + <usize>load<u32>(cfg, SessionConfig.TemplateOff), len);
+export function writeEncap(dst: usize, bank: usize, cfg: usize, member: usize, state: usize, innerLen: u32,
+                           truncated: bool, now: i64, key: usize, seq: u32): u32 {
+  const len = load<u32>(member, Member.TemplateLen);
+  copyBytes(dst, bank + <usize>load<u32>(member, Member.TemplateOff), len);
 
   // Outer IPv4: length, identification, checksum.
-  const ipOff = load<u32>(cfg, SessionConfig.IpOff);
+  const ipOff = load<u32>(member, Member.IpOff);
   const ip = dst + ipOff;
   const total = len - ipOff + innerLen;
   const id = load<u32>(state, SessionState.IpId) & 0xffff;
   store<u32>(state, id + 1, SessionState.IpId);
   storeBe16(ip + Ipv4.TotalLen, total);
   storeBe16(ip + Ipv4.Id, id);
-  storeBe16(ip + Ipv4.Checksum, foldComplement(<u64>load<u32>(cfg, SessionConfig.IpSum) + <u64>total + <u64>id));
+  storeBe16(ip + Ipv4.Checksum, foldComplement(<u64>load<u32>(member, Member.IpSum) + <u64>total + <u64>id));
 
-  const gre = dst + load<u32>(cfg, SessionConfig.GreOff);
+  const gre = dst + load<u32>(member, Member.GreOff);
   const kind = load<u32>(cfg, SessionConfig.Encap);
   if (kind == Encap.GreWccp) {
     const r = gre + WccpRedirect.Offset;
@@ -95,15 +105,13 @@ export function writeEncap(dst: usize, bank: usize, cfg: usize, state: usize, in
     return len;
   }
 
-  const seq = load<u32>(state, SessionState.Sequence);
-  store<u32>(state, seq + 1, SessionState.Sequence);
-  storeBe32(gre + GreField.Sequence, seq);
-
   if (kind == Encap.GreSeq) {
+    storeBe32(gre + GreField.KeyedSequence, seq);
     const v6 = load<u32>(key + Lane.Family * 4) == LaneValue.FamilyIpv6;
     storeBe16(gre + GreField.Protocol, v6 ? EtherType.Ipv6 : EtherType.Ipv4);
     return len;
   }
+  storeBe32(gre + GreField.Sequence, seq);
 
   const e = gre + Erspan.Offset;
   const vid = load<u32>(key + Lane.VlanOuter * 4);

@@ -7,18 +7,35 @@
 // a free replica frame. A session still waiting for its device queues on its hold ring instead
 // of the port's (HoldFull when it is full).
 //
-// Also here: the redirect stage, which diverts an original to a cache by encapsulating it in
-// place (in the frame's headroom), for WCCP redirect sessions.
+// Also here: diverting an original by encapsulating it in place (in the frame's headroom), for
+// WCCP redirect sessions (to the cache) and for tagged dup sessions (the carrier member: the
+// original travels in the session's sequenced stream to the far-end eliminator, with the same
+// sequence number as its replica, so the eliminator can tell the two copies apart from the rest).
+//
+// Sequence generation: a tagged dup session numbers every packet it matches, before sampling or
+// any drop (802.1CB: the sequence is generated before the stream is split into members), and
+// leaves the number in `carrierSeq` for the carrier; other sequenced sessions number the replicas
+// they send, so a gap at the receiver is loss in transit.
 
-import { Control, Desc, DescFlag, Encap, Mode, PortConfig, SessionConfig, SessionFlag, SessionState } from '../abi';
+import { Control, Desc, DescFlag, Encap, Member, Mode, PortConfig, SessionConfig, SessionFlag, SessionState } from '../abi';
 import { SessionCounter } from '../counters';
 import { ParseFlag } from '../wire/parse';
 import { ringFree, ringPopIndex, ringProdSlot, ringSubmit } from '../ring/ring';
 import { policerAdmit, policerReset } from './police';
 import { sampleKeep } from './sample';
-import { writeEncap } from './encap';
+import { nextSequence, writeEncap } from './encap';
 import { copyBytes } from '../wire/bytes';
 import { frameData, frameRoom, frameSlot } from '../ring/frames';
+
+/** The first tagged dup session the packet in progress matched (0: none), and its number. */
+export let carrierCfg: usize = 0;
+export let carrierSeq: u32 = 0;
+
+/** Before the replicate stage of each packet. */
+@inline export function resetCarrier(): void {
+  carrierCfg = 0;
+  carrierSeq = 0;
+}
 
 @inline function bump(counters: usize, which: u32, by: u64 = 1): void {
   const p = counters + (<usize>which << 3);
@@ -61,6 +78,16 @@ export function replicate(ctl: usize, bank: usize, session: u32, cfg: usize, des
 
   bump(counters, SessionCounter.Matched);
   bump(counters, SessionCounter.BytesMatched, origLen);
+
+  const tagged = (load<u32>(cfg, SessionConfig.Flags) & SessionFlag.Carrier) != 0;
+  let seq: u32 = 0;
+  if (tagged) {
+    seq = nextSequence(state);
+    if (carrierCfg == 0) {
+      carrierCfg = cfg;
+      carrierSeq = seq;
+    }
+  }
 
   if (!sampleKeep(state, load<u32>(cfg, SessionConfig.SampleN))) {
     bump(counters, SessionCounter.SampledOut);
@@ -125,7 +152,8 @@ export function replicate(ctl: usize, bank: usize, session: u32, cfg: usize, des
 
   const truncated = keep < wire;
   const data = frameData(ctl, <u32>index);
-  writeEncap(data, bank, cfg, state, keep, truncated, ts, key);
+  if (!tagged && encap != Encap.GreWccp) seq = nextSequence(state);
+  writeEncap(data, bank, cfg, cfg + SessionConfig.Replica, state, keep, truncated, ts, key, seq);
   copyBytes(data + header, inner, keep);
 
   const out = ringProdSlot(ring, 0);
@@ -149,36 +177,37 @@ export function replicate(ctl: usize, bank: usize, session: u32, cfg: usize, des
 }
 
 /**
- * Whether the original in `desc` can be diverted to the cache of redirect session `cfg`: its IP
- * packet plus the encapsulation must fit the cache path MTU, and the encapsulation must fit in
- * front of the IP header inside the frame slot. When it cannot, the caller forwards the original
- * normally (fail open) and counts RedirectBypassed.
+ * Whether the original in `desc` can be diverted through `member` (a redirect session's replica
+ * member: the cache; a dup session's carrier): its IP packet plus the encapsulation must fit the
+ * member's path MTU, and the encapsulation must fit in front of the IP header inside the frame
+ * slot. When it cannot, the caller forwards the original as it is (fail open) and counts it.
  */
-export function redirectFits(ctl: usize, cfg: usize, desc: usize, parseFlags: u32, l3: u32, ipLen: u32): bool {
+export function divertFits(ctl: usize, member: usize, desc: usize, parseFlags: u32, l3: u32, ipLen: u32): bool {
   if ((parseFlags & ParseFlag.Ip) == 0) return false;
-  const header = load<u32>(cfg, SessionConfig.TemplateLen);
-  const outerIpOverhead = header - load<u32>(cfg, SessionConfig.IpOff);
-  if (outerIpOverhead + ipLen > load<u32>(cfg, SessionConfig.Mtu)) return false;
+  const header = load<u32>(member, Member.TemplateLen);
+  const outerIpOverhead = header - load<u32>(member, Member.IpOff);
+  if (outerIpOverhead + ipLen > load<u32>(member, Member.Mtu)) return false;
   const inner = <usize>load<u32>(desc, Desc.Addr) + l3;
   return inner >= frameSlot(ctl, load<u32>(desc, Desc.Frame)) + header;
 }
 
 /**
- * Encapsulates an original for its cache in place: writes the session's header into the bytes in
- * front of the IP header (the Ethernet header and headroom) and points `out` (the descriptor
- * already queued on the cache port) at it. Call only after redirectFits() and after the replicate
- * stage has read the frame.
+ * Encapsulates an original in place through `member`: writes the member's header into the bytes
+ * in front of the IP header (the Ethernet header and headroom) and points `out` (the descriptor
+ * already queued on the member's port) at it. Call only after divertFits() and after the
+ * replicate stage has read the frame. `seq`: the GRE sequence number (dup carriers).
  */
-export function redirectEncapsulate(ctl: usize, bank: usize, cfg: usize, out: usize, l3: u32, ipLen: u32, key: usize, now: i64): void {
-  const header = load<u32>(cfg, SessionConfig.TemplateLen);
+export function divertEncapsulate(ctl: usize, bank: usize, cfg: usize, member: usize, out: usize, l3: u32, ipLen: u32,
+                                  key: usize, now: i64, seq: u32, flag: u32): void {
+  const header = load<u32>(member, Member.TemplateLen);
   const inner = <usize>load<u32>(out, Desc.Addr) + l3;
   let present = <u32>load<u16>(out, Desc.Len) - l3;
   if (present > ipLen) present = ipLen;
   const state = sessionState(ctl, cfg, now);
   const start = inner - header;
-  writeEncap(start, bank, cfg, state, ipLen, false, now, key);
+  writeEncap(start, bank, cfg, member, state, ipLen, false, now, key, seq);
   store<u32>(out, <u32>start, Desc.Addr);
   store<u16>(out, <u16>(header + present), Desc.Len);
   store<u16>(out, <u16>(header + ipLen), Desc.OrigLen);
-  store<u16>(out, load<u16>(out, Desc.Flags) | DescFlag.Redirected, Desc.Flags);
+  store<u16>(out, load<u16>(out, Desc.Flags) | <u16>flag, Desc.Flags);
 }

@@ -47,6 +47,19 @@ export interface SessionSpec {
   readonly dynamicService?: boolean;
   readonly servicePriority?: number;
   readonly erspanSession?: number;
+  /** gre-seq: the stream id in the GRE key (default: a hash of the session name, stable across publishes). */
+  readonly streamId?: number;
+  /**
+   * Tagged dup: the far-end eliminator, reached by the originals' own path. Matching originals that
+   * leave by `egressPort` travel encapsulated in the session's stream (member 1), their replicas to
+   * the device (member 2), both with the same sequence number.
+   */
+  readonly carrier?: {
+    readonly egressPort: number;
+    readonly mtu: number;
+    readonly source: { readonly ip: number; readonly mac: Uint8Array };
+    readonly destination: { readonly ip: number; readonly mac: Uint8Array; readonly vlan?: number };
+  };
   readonly seed?: number;
   /** Addresses whose packets this session never matches (a cache's own traffic for redirect). */
   readonly excludeSources?: readonly string[];
@@ -135,6 +148,18 @@ function validate(s: SessionSpec): void {
   if (!intIn(s.mtu, L.MIN_REPLICA_MTU, 65535)) bad('mtu', `must be ${L.MIN_REPLICA_MTU}..65535`);
   if (s.mtu - (encapOverhead(s.encap) - 14) < 64) bad('mtu', 'leaves no room for an inner packet');
   if (s.mode === 'redirect' && s.encap !== 'gre') bad('encap', 'redirect uses GRE with the WCCP redirect header ("gre")');
+  if (s.carrier) {
+    if (s.mode !== 'dup' || s.encap !== 'gre-seq') bad('carrier', 'only a dup session with encap gre-seq carries originals to a far-end eliminator');
+    if (!intIn(s.carrier.mtu, L.MIN_REPLICA_MTU, 65535)) bad('carrier.mtu', `must be ${L.MIN_REPLICA_MTU}..65535`);
+  }
+  if (s.streamId !== undefined && !intIn(s.streamId, 0, 0xffffffff)) bad('streamId', 'must be a u32');
+}
+
+/** FNV-1a of a session name: its default stream id, the same in every publish. */
+export function defaultStreamId(name: string): number {
+  let h = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(name)) h = Math.imul(h ^ byte, 0x01000193);
+  return h >>> 0;
 }
 
 /**
@@ -188,6 +213,7 @@ export function compileTables(sessions: readonly SessionSpec[], policy: readonly
       if (boxes.length > L.MAX_BOXES_PER_SESSION) throw new SessionError(s.name, 'mask', `the filter within this cache's values needs more than ${L.MAX_BOXES_PER_SESSION} rules`);
     }
     boxes.forEach((box, i) => rules.push({ box, category, id: i + 1 }));
+    const streamId = s.encap === 'gre-seq' ? s.streamId ?? defaultStreamId(s.name) : undefined;
     const template = buildTemplate({
       encap: s.encap,
       srcMac: s.source.mac,
@@ -197,6 +223,16 @@ export function compileTables(sessions: readonly SessionSpec[], policy: readonly
       dstIp: s.destination.ip,
       serviceId: s.serviceId,
       erspanSession: s.erspanSession,
+      streamId,
+    });
+    const carrier = s.carrier && buildTemplate({
+      encap: s.encap,
+      srcMac: s.carrier.source.mac,
+      dstMac: s.carrier.destination.mac,
+      vlan: s.carrier.destination.vlan,
+      srcIp: s.carrier.source.ip,
+      dstIp: s.carrier.destination.ip,
+      streamId,
     });
     const burstPkts = Math.max(1, Math.ceil((s.ratePps * L.BURST_WINDOW_MS) / 1000));
     // The bit bucket holds at least the largest replica this session can send, or such a replica
@@ -221,7 +257,8 @@ export function compileTables(sessions: readonly SessionSpec[], policy: readonly
       ipOffset: template.ipOffset,
       greOffset: template.greOffset,
       serviceId: s.serviceId ?? 0,
-      flags: (s.dynamicService ? SessionFlag.DynamicService : 0) | (s.hold ? SessionFlag.Hold : 0),
+      flags: (s.dynamicService ? SessionFlag.DynamicService : 0) | (s.hold ? SessionFlag.Hold : 0) | (carrier ? SessionFlag.Carrier : 0),
+      ...(carrier && s.carrier ? { carrier: { egressPort: s.carrier.egressPort, mtu: s.carrier.mtu, template: carrier.bytes, ipOffset: carrier.ipOffset, greOffset: carrier.greOffset } } : {}),
     });
   });
   if (drop.length) {

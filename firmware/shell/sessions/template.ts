@@ -4,7 +4,7 @@
 //  GRE-WCCP  │ Ethernet │ IPv4 (proto 47) │ GRE 0x0000 0x883E │ WCCP redirect: flags svc alt pri │ inner IP packet
 //  ERSPAN II │ Ethernet │ IPv4 │ GRE 0x1000 0x88BE seq │ ver=1 vlan │ cos en t session │ index │ inner frame
 //  ERSPAN III│ Ethernet │ IPv4 │ GRE 0x1000 0x22EB seq │ ver=2 vlan │ cos bso t session │ timestamp │ sgt p ft hw d gra o │ inner frame
-//  GRE-seq   │ Ethernet │ IPv4 │ GRE 0x1000 0x0800/0x86DD seq (RFC 2890) │ inner IP packet
+//  GRE-seq   │ Ethernet │ IPv4 │ GRE 0x3000 0x0800/0x86DD key seq (RFC 2890) │ inner IP packet
 //
 // Contract: inputs are validated here (addresses, ids, ranges) and errors name the field.
 
@@ -35,6 +35,8 @@ export interface TemplateSpec {
   readonly erspanSession?: number;
   /** ERSPAN III hardware id, 0..63. */
   readonly hardwareId?: number;
+  /** GRE-seq: the stream id carried in the GRE key (the far end's eliminator keys streams by it). */
+  readonly streamId?: number;
 }
 
 export interface Template {
@@ -55,6 +57,8 @@ const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_VLAN = 0x8100;
 const IPPROTO_GRE = 47;
 const GRE_FLAG_SEQUENCE = 0x1000;
+const GRE_FLAG_KEY = 0x2000;
+const GRE_KEY = 4;
 const GRE_PROTO_WCCP = 0x883e;
 const GRE_PROTO_ERSPAN2 = 0x88be;
 const GRE_PROTO_ERSPAN3 = 0x22eb;
@@ -74,7 +78,7 @@ export function encapOverhead(encap: EncapName): number {
   const tunnel = encap === 'gre' ? GRE_BASE + WCCP_REDIRECT
     : encap === 'erspan2' ? GRE_BASE + GRE_SEQ + ERSPAN2_HEADER
       : encap === 'erspan3' ? GRE_BASE + GRE_SEQ + ERSPAN3_HEADER
-        : GRE_BASE + GRE_SEQ;
+        : GRE_BASE + GRE_KEY + GRE_SEQ;
   return ETH_HEADER + IPV4_HEADER + tunnel;
 }
 
@@ -95,6 +99,8 @@ export function buildTemplate(spec: TemplateSpec): Template {
   check(Number.isInteger(session) && session >= 0 && session <= 1023, 'erspanSession', 'must be 0..1023');
   const hw = spec.hardwareId ?? 0;
   check(Number.isInteger(hw) && hw >= 0 && hw <= 63, 'hardwareId', 'must be 0..63');
+  const streamId = spec.streamId ?? 0;
+  check(Number.isInteger(streamId) && streamId >= 0 && streamId <= 0xffffffff, 'streamId', 'must be a u32');
 
   const l2 = ETH_HEADER + (spec.vlan !== undefined ? VLAN_TAG : 0);
   const length = l2 + encapOverhead(spec.encap) - ETH_HEADER;
@@ -141,8 +147,9 @@ export function buildTemplate(spec: TemplateSpec): Template {
       break;
     }
     case 'gre-seq':
-      dv.setUint16(gre, GRE_FLAG_SEQUENCE);
+      dv.setUint16(gre, GRE_FLAG_KEY | GRE_FLAG_SEQUENCE);
       dv.setUint16(gre + 2, ETHERTYPE_IPV4); // patched per packet for IPv6
+      dv.setUint32(gre + GRE_BASE, streamId); // the sequence follows, patched per packet
       break;
     default:
       throw new TemplateError(`encap: unknown "${spec.encap as string}" (gre, erspan2, erspan3, gre-seq)`);

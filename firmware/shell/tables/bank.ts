@@ -9,7 +9,7 @@
 // this file checks only the layout invariants it owns (sizes, alignment, category range) and
 // throws on violation.
 
-import { Bank, BankMagic, Forest, ForestTree, Lane, Leaf, Limits, MaskElement, Mode, Node, Prefilter, Rule, RuleMeta, SessionConfig } from '../../../wasm/abi.ts';
+import { Bank, BankMagic, Forest, ForestTree, Lane, Leaf, Limits, MaskElement, Member, Mode, Node, Prefilter, Rule, RuleMeta, SessionConfig } from '../../../wasm/abi.ts';
 import type { ClassifierRule, CompiledForest, CompiledTree, TreeRef } from './tree.ts';
 
 /** A session as the hot path sees it: every field of SessionConfig plus its template bytes. */
@@ -32,6 +32,8 @@ export interface SessionTableEntry {
   readonly greOffset: number;
   readonly serviceId: number;
   readonly flags: number;
+  /** A tagged dup session's carrier member (SessionFlag.Carrier). */
+  readonly carrier?: { readonly egressPort: number; readonly mtu: number; readonly template: Uint8Array; readonly ipOffset: number; readonly greOffset: number };
 }
 
 export interface BankLayout {
@@ -131,11 +133,16 @@ export function layoutBank(rules: readonly ClassifierRule[], forest: CompiledFor
   const sessionsOff = align(cursor, 16);
   const templatesOff = sessionsOff + sessions.length * SessionConfig.Size;
   const templateOffsets: number[] = [];
+  const carrierOffsets: number[] = [];
   cursor = templatesOff;
   for (const s of sessions) {
-    if (s.template.length > Limits.MaxTemplate) throw new RangeError(`session template of ${s.template.length} bytes exceeds ${Limits.MaxTemplate}`);
+    for (const t of s.carrier ? [s.template, s.carrier.template] : [s.template]) {
+      if (t.length > Limits.MaxTemplate) throw new RangeError(`session template of ${t.length} bytes exceeds ${Limits.MaxTemplate}`);
+    }
     templateOffsets.push(cursor);
     cursor = align(cursor + s.template.length, 8);
+    carrierOffsets.push(cursor);
+    if (s.carrier) cursor = align(cursor + s.carrier.template.length, 8);
   }
   const bytes = align(cursor, 64);
   if (bytes >= Node.LeafFlag) throw new RangeError('bank image exceeds 2 GiB');
@@ -254,16 +261,20 @@ export function layoutBank(rules: readonly ClassifierRule[], forest: CompiledFor
     dv.setBigUint64(base + SessionConfig.RateBps, s.rateBps, true);
     dv.setBigUint64(base + SessionConfig.BurstBits, s.burstBits, true);
     u32(base + SessionConfig.Snaplen, s.snaplen);
-    u32(base + SessionConfig.EgressPort, s.egressPort);
-    u32(base + SessionConfig.Mtu, s.mtu);
-    u32(base + SessionConfig.TemplateOff, templateOffsets[i]);
-    u32(base + SessionConfig.TemplateLen, s.template.length);
-    u32(base + SessionConfig.IpOff, s.ipOffset);
-    u32(base + SessionConfig.GreOff, s.greOffset);
-    u32(base + SessionConfig.IpSum, s.template.length ? ipv4PartialSum(s.template.subarray(s.ipOffset, s.ipOffset + 20)) : 0);
+    const member = (at: number, m: { egressPort: number; mtu: number; template: Uint8Array; ipOffset: number; greOffset: number }, off: number): void => {
+      u32(at + Member.EgressPort, m.egressPort);
+      u32(at + Member.Mtu, m.mtu);
+      u32(at + Member.TemplateOff, off);
+      u32(at + Member.TemplateLen, m.template.length);
+      u32(at + Member.IpOff, m.ipOffset);
+      u32(at + Member.GreOff, m.greOffset);
+      u32(at + Member.IpSum, m.template.length ? ipv4PartialSum(m.template.subarray(m.ipOffset, m.ipOffset + 20)) : 0);
+      image.set(m.template, off);
+    };
+    member(base + SessionConfig.Replica, s, templateOffsets[i]);
+    if (s.carrier) member(base + SessionConfig.Carrier, s.carrier, carrierOffsets[i]);
     u32(base + SessionConfig.ServiceId, s.serviceId);
     u32(base + SessionConfig.Flags, s.flags);
-    image.set(s.template, templateOffsets[i]);
   });
 
   return { image, bytes, sections: { rules: rulesOff, ruleMeta: metaOff, forest: forestOff, nodes: nodesOff, leaves: leavesOff, sessions: sessionsOff, templates: templatesOff } };

@@ -53,6 +53,9 @@ export const WccpRedirect = {
   Header: 4,
   DynamicFlag: 0x01,
   AltBucketUsedFlag: 0x02,
+  /** Replica metadata in the alternate-bucket byte (docs/protocol.md). */
+  OutboundBit: 0x80,
+  PortMask: 0x7f,
 } as const;
 
 /** ERSPAN type II and III headers (offsets after the GRE header). */
@@ -78,6 +81,10 @@ export const Erspan = {
   FrameTypeMask: 0x1f,
   FrameTypeEthernet: 0,
   OptionalBit: 0x0001,
+  DirectionBitIII: 0x0008,
+  /** Replica metadata in the type II index (docs/protocol.md). */
+  IndexOutboundBit: 0x00080000,
+  IndexPortMask: 0x0007ffff,
 } as const;
 
 /** A decapsulated replica: what it carried and where it is in the caller's bytes. */
@@ -90,6 +97,14 @@ export interface Decapsulated {
   readonly innerEnd: number;
   /** GRE sequence number, when present. */
   readonly sequence?: number;
+  /** GRE key, when present (the stream id of a tagged dup stream). */
+  readonly key?: number;
+  /**
+   * Replica metadata (docs/protocol.md): the side of the router the original came from (true:
+   * it entered on an inside port) and its ingress port, where the encapsulation carries them.
+   */
+  readonly outbound?: boolean;
+  readonly ingressPort?: number;
   /** ERSPAN session id. */
   readonly sessionId?: number;
   /** ERSPAN: the VLAN the header reports (0 = none). */
@@ -123,7 +138,12 @@ export function decapsulateGre(b: Uint8Array, start: number, end: number): Decap
   let at = start + Gre.Header;
   const hasChecksum = (flags & Gre.ChecksumBit) !== 0;
   if (hasChecksum) at += Gre.OptionBytes;
-  if ((flags & Gre.KeyBit) !== 0) at += Gre.OptionBytes;
+  let key: number | undefined;
+  if ((flags & Gre.KeyBit) !== 0) {
+    if (at + Gre.OptionBytes > end) return fail('short');
+    key = be32(b, at);
+    at += Gre.OptionBytes;
+  }
   let sequence: number | undefined;
   if ((flags & Gre.SequenceBit) !== 0) {
     if (at + Gre.OptionBytes > end) return fail('short');
@@ -139,16 +159,20 @@ export function decapsulateGre(b: Uint8Array, start: number, end: number): Decap
       const inner = at + WccpRedirect.Header;
       const t = ipTruncated(b, inner, end, 0);
       if (t === null) return fail(inner >= end ? 'empty' : 'inner-version');
+      const flagsByte = b[at + WccpRedirect.Flags];
+      const alt = b[at + WccpRedirect.AltBucket];
+      // The alternate-bucket byte carries replica metadata while the A flag is clear.
+      const meta = (flagsByte & WccpRedirect.AltBucketUsedFlag) === 0 ? { outbound: (alt & WccpRedirect.OutboundBit) !== 0, ingressPort: alt & WccpRedirect.PortMask } : {};
       return {
         ok: true, encap: 'gre', greProtocol: proto, innerStart: inner, innerEnd: end, sequence, truncated: t,
-        serviceId: b[at + WccpRedirect.ServiceId], wccpFlags: b[at + WccpRedirect.Flags],
+        serviceId: b[at + WccpRedirect.ServiceId], wccpFlags: flagsByte, ...meta,
       };
     }
     case GreProtocol.Ipv4:
     case GreProtocol.Ipv6: {
       const t = ipTruncated(b, at, end, proto === GreProtocol.Ipv4 ? Ipv4.Version : Ipv6.Version);
       if (t === null) return fail(at >= end ? 'empty' : 'inner-version');
-      return { ok: true, encap: 'gre-seq', greProtocol: proto, innerStart: at, innerEnd: end, sequence, truncated: t };
+      return { ok: true, encap: 'gre-seq', greProtocol: proto, innerStart: at, innerEnd: end, sequence, key, truncated: t };
     }
     case GreProtocol.Erspan2:
     case GreProtocol.Erspan3: {
@@ -167,9 +191,12 @@ export function decapsulateGre(b: Uint8Array, start: number, end: number): Decap
         if (inner > end) return fail('short');
       }
       if (inner >= end) return fail('empty');
+      const meta = three
+        ? { outbound: (be16(b, at + Erspan.FlagsIII) & Erspan.DirectionBitIII) !== 0 }
+        : { outbound: (be32(b, at + Erspan.Word2) & Erspan.IndexOutboundBit) !== 0, ingressPort: be32(b, at + Erspan.Word2) & Erspan.IndexPortMask };
       return {
         ok: true, encap: three ? 'erspan3' : 'erspan2', greProtocol: proto, innerStart: inner, innerEnd: end, sequence,
-        sessionId: word & Erspan.SessionMask, vlan: verVlan & Erspan.VlanMask, truncated: (word & Erspan.TruncatedBit) !== 0,
+        sessionId: word & Erspan.SessionMask, vlan: verVlan & Erspan.VlanMask, truncated: (word & Erspan.TruncatedBit) !== 0, ...meta,
       };
     }
     default:
