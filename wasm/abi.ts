@@ -368,3 +368,63 @@ export const enum TupleField {
   Proto = 12, // u32
   Size = 16,
 }
+
+// ── Eliminator (the far end of tagged dup: 802.1CB sequence recovery) ───────────────────────
+// One region: a header, then a table of Stream entries (open addressing on the GRE key).
+//  │ EliminatorHeader │ StreamEntry × Capacity │
+export const enum EliminatorHeader {
+  Magic = 0, // ElimMagic.Value
+  Capacity = 4, // streams, a power of two
+  HistoryLength = 8, // frerSeqRcvyHistoryLength, 1..64 (bits of the u64 history)
+  Streams = 12, // streams in use
+  ResetNs = 16, // i64 frerSeqRcvyResetMSec in ns: no accepted packet for this long resets a stream
+  Untracked = 24, // u64 packets passed without state: the table was full (PRP: accept when in doubt)
+  Malformed = 32, // u64 packets that are not GRE with key and sequence carrying IP
+  Size = 64,
+}
+
+export const enum ElimMagic {
+  Value = 0x6d696c65, // "elim"
+}
+
+export const enum StreamEntry {
+  Key = 0, // u32 GRE key (stream id)
+  Flags = 4, // StreamFlag
+  RecovSeq = 8, // u32 RecovSeqNum: highest sequence accepted
+  Valid = 12, // u32 history positions known since the last reset (for the lost count)
+  History = 16, // u64: bit k = RecovSeq − k was accepted
+  LastAcceptNs = 24, // i64
+  Passed = 32, // u64 (frerCpsSeqRcvyPassedPackets)
+  Discarded = 40, // u64 duplicates
+  OutOfOrder = 48, // u64
+  Rogue = 56, // u64 outside the history window
+  Lost = 64, // u64 sequence numbers that left the window unseen
+  Resets = 72, // u64
+  Size = 128,
+}
+
+export const enum StreamFlag {
+  Used = 1,
+  TakeAny = 2,
+}
+
+// One packet of an eliminateBatch() call: in, the IPv4 packet as a raw socket delivers it; out,
+// the verdict and where the inner packet is.
+export const enum ElimPacket {
+  Addr = 0, // u32 address of the outer IPv4 header
+  Len = 4, // u32 bytes
+  Verdict = 8, // u32 ElimVerdict (out)
+  InnerOff = 12, // u32 offset of the inner IP packet from Addr (out, Pass)
+  InnerLen = 16, // u32 (out, Pass)
+  Stream = 20, // u32 GRE key (out)
+  Sequence = 24, // u32 (out)
+  Size = 32,
+}
+
+export const enum ElimVerdict {
+  Pass = 1, // first copy: deliver the inner packet
+  Discard = 2, // a duplicate
+  Rogue = 3, // outside the window: discarded
+  Malformed = 4, // not GRE (K, S) carrying IPv4/IPv6
+  Untracked = 5, // delivered without recovery (no room for the stream)
+}

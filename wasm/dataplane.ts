@@ -29,6 +29,7 @@ import { frameRelease } from './ring/frames';
 import { carrierCfg, carrierSeq, divertEncapsulate, divertFits, replicate, resetCarrier, sessionCounters } from './replicate/replicate';
 
 export { pcapIngest, pcapEmit, pcapngEmit, ingestError, ingestErrorAt } from './io/capture';
+export { eliminatorInit, eliminatorBytes, eliminateBatch } from './eliminate/recovery';
 
 let ctl: usize = 0;
 let lastVersion: u32 = 0;

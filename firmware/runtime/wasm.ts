@@ -17,6 +17,9 @@ export interface DataplaneExports {
   pcapIngest(control: number, port: number, buf: number, len: number, swapped: number, nanos: number): number;
   pcapEmit(control: number, ring: number, out: number, cap: number, nanos: number): number;
   pcapngEmit(control: number, ring: number, out: number, cap: number, iface: number): number;
+  eliminatorInit(region: number, capacity: number, historyLength: number, resetNs: bigint): number;
+  eliminatorBytes(capacity: number): number;
+  eliminateBatch(region: number, packets: number, n: number, now: bigint): void;
   readonly ingestError: WebAssembly.Global;
   readonly ingestErrorAt: WebAssembly.Global;
 }

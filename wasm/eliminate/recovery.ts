@@ -1,0 +1,181 @@
+// Sequence recovery for the far end of tagged dup (IEEE 802.1CB-2017, VectorRecoveryAlgorithm,
+// "individual recovery" per stream): every member stream's copies of a packet carry the same
+// GRE key (stream id) and sequence number; the first copy passes, later ones are discarded.
+//
+// Per stream (wasm/abi.ts StreamEntry): RecovSeqNum, a history of HistoryLength bits, TakeAny, the
+// time of the last accepted packet, and the counters 802.1CB names (passed, discarded, out of
+// order, rogue, lost, resets). For a packet with sequence s (32-bit, wrap-aware):
+//   TakeAny (new stream, or after a reset): accept; RecovSeqNum = s; history = {s}.
+//   delta = s − RecovSeqNum (signed); |delta| ≥ HistoryLength: rogue, discard.
+//   delta > 0: accept; the history shifts by delta (positions that leave unseen count as lost,
+//              but only positions known since the reset: the standard's start-up over-count of
+//              frerCpsSeqRcvyLostPackets, 802.1 maintenance item 486, is avoided); out of order
+//              when delta ≠ 1.
+//   delta ≤ 0: accept when bit −delta is clear (a late packet, out of order), else a duplicate.
+//   The reset timer restarts on every accepted packet; a packet arriving after ResetNs without
+//   one resets the stream first (resets + 1, TakeAny) — how the far end resynchronises after the
+//   talker restarted its numbering.
+// A stream the table has no room for is passed without recovery and counted (IEC 62439-3's rule
+// for duplicate discard: never reject a legitimate frame when in doubt).
+//
+// Contract: packets are untrusted (bounds-checked GRE parsing); no allocation; time is `now`.
+
+import { ElimPacket, ElimVerdict, EliminatorHeader, ElimMagic, StreamEntry, StreamFlag } from '../abi';
+import { be16, be32 } from '../wire/bytes';
+
+@inline const IPPROTO_GRE: u32 = 47;
+@inline const GRE_KEY: u32 = 0x2000;
+@inline const GRE_SEQ: u32 = 0x1000;
+@inline const GRE_CHECKSUM: u32 = 0x8000;
+@inline const GRE_MUST_BE_ZERO: u32 = 0x4ff8 | 0x0007; // routing, strict route, recursion, flags, version
+@inline const ETHERTYPE_IPV4: u32 = 0x0800;
+@inline const ETHERTYPE_IPV6: u32 = 0x86dd;
+@inline const HASH: u32 = 0x9e3779b1;
+
+@inline function inc(p: usize): void {
+  store<u64>(p, load<u64>(p) + 1);
+}
+
+/** Formats an eliminator region; returns its size, or 0 for bad parameters. */
+export function eliminatorInit(region: usize, capacity: u32, historyLength: u32, resetNs: i64): u32 {
+  if (capacity == 0 || (capacity & (capacity - 1)) != 0 || historyLength == 0 || historyLength > 64 || resetNs <= 0) return 0;
+  const size = <u32>EliminatorHeader.Size + capacity * <u32>StreamEntry.Size;
+  memory.fill(region, 0, size);
+  store<u32>(region, ElimMagic.Value, EliminatorHeader.Magic);
+  store<u32>(region, capacity, EliminatorHeader.Capacity);
+  store<u32>(region, historyLength, EliminatorHeader.HistoryLength);
+  store<i64>(region, resetNs, EliminatorHeader.ResetNs);
+  return size;
+}
+
+/** Bytes an eliminator of `capacity` streams occupies. */
+export function eliminatorBytes(capacity: u32): u32 {
+  return <u32>EliminatorHeader.Size + capacity * <u32>StreamEntry.Size;
+}
+
+/** The stream entry for `key`, claimed if new; 0 when the table is full. */
+function streamFor(region: usize, key: u32, now: i64): usize {
+  const capacity = load<u32>(region, EliminatorHeader.Capacity);
+  const mask = capacity - 1;
+  let i = (key * HASH) >>> 16 & mask;
+  for (let probe: u32 = 0; probe < capacity; probe++) {
+    const e = region + EliminatorHeader.Size + <usize>i * StreamEntry.Size;
+    const flags = load<u32>(e, StreamEntry.Flags);
+    if ((flags & StreamFlag.Used) == 0) {
+      store<u32>(e, key, StreamEntry.Key);
+      store<u32>(e, StreamFlag.Used | StreamFlag.TakeAny, StreamEntry.Flags);
+      store<i64>(e, now, StreamEntry.LastAcceptNs);
+      store<u32>(region, load<u32>(region, EliminatorHeader.Streams) + 1, EliminatorHeader.Streams);
+      return e;
+    }
+    if (load<u32>(e, StreamEntry.Key) == key) return e;
+    i = (i + 1) & mask;
+  }
+  return 0;
+}
+
+@inline function popcount64(v: u64): u64 {
+  return popcnt<u64>(v);
+}
+
+/** Runs recovery for one sequence number of stream entry `e`; returns the verdict. */
+function recover(e: usize, seq: u32, length: u32, resetNs: i64, now: i64): u32 {
+  let flags = load<u32>(e, StreamEntry.Flags);
+  if ((flags & StreamFlag.TakeAny) == 0 && now - load<i64>(e, StreamEntry.LastAcceptNs) > resetNs) {
+    flags |= StreamFlag.TakeAny;
+    inc(e + StreamEntry.Resets);
+  }
+  if ((flags & StreamFlag.TakeAny) != 0) {
+    store<u32>(e, flags & ~StreamFlag.TakeAny, StreamEntry.Flags);
+    store<u32>(e, seq, StreamEntry.RecovSeq);
+    store<u64>(e, 1, StreamEntry.History);
+    store<u32>(e, 1, StreamEntry.Valid);
+    store<i64>(e, now, StreamEntry.LastAcceptNs);
+    inc(e + StreamEntry.Passed);
+    return ElimVerdict.Pass;
+  }
+  const recov = load<u32>(e, StreamEntry.RecovSeq);
+  const delta = <i32>(seq - recov);
+  const window: u64 = length == 64 ? <u64>-1 : ((<u64>1 << length) - 1);
+  let history = load<u64>(e, StreamEntry.History);
+  if (delta >= <i32>length || delta <= -<i32>length) {
+    inc(e + StreamEntry.Rogue);
+    return ElimVerdict.Rogue;
+  }
+  if (delta > 0) {
+    const d = <u32>delta;
+    // Positions length−d .. length−1 leave the window; those known since the reset and unset are lost.
+    const valid = load<u32>(e, StreamEntry.Valid);
+    const known: u64 = valid >= 64 ? <u64>-1 : ((<u64>1 << valid) - 1);
+    const leaving: u64 = (d >= length ? window : (window & ~(window >> d))) & known;
+    const unseen = popcount64(leaving & ~history);
+    if (unseen != 0) store<u64>(e, load<u64>(e, StreamEntry.Lost) + unseen, StreamEntry.Lost);
+    history = d >= 64 ? 0 : (history << d);
+    history = (history | 1) & window;
+    store<u64>(e, history, StreamEntry.History);
+    store<u32>(e, seq, StreamEntry.RecovSeq);
+    store<u32>(e, valid + d > length ? length : valid + d, StreamEntry.Valid);
+    store<i64>(e, now, StreamEntry.LastAcceptNs);
+    inc(e + StreamEntry.Passed);
+    if (d != 1) inc(e + StreamEntry.OutOfOrder);
+    return ElimVerdict.Pass;
+  }
+  const bit: u64 = <u64>1 << <u64>(-delta);
+  if ((history & bit) != 0) {
+    inc(e + StreamEntry.Discarded);
+    return ElimVerdict.Discard;
+  }
+  store<u64>(e, history | bit, StreamEntry.History);
+  store<i64>(e, now, StreamEntry.LastAcceptNs);
+  inc(e + StreamEntry.Passed);
+  inc(e + StreamEntry.OutOfOrder);
+  return ElimVerdict.Pass;
+}
+
+/**
+ * Runs `n` received IPv4 packets (ElimPacket records at `packets`) through the eliminator at
+ * `region`: GRE with key and sequence carrying IPv4 or IPv6 gets a recovery verdict and, when it
+ * passes, the inner packet's place; anything else is Malformed.
+ */
+export function eliminateBatch(region: usize, packets: usize, n: u32, now: i64): void {
+  const length = load<u32>(region, EliminatorHeader.HistoryLength);
+  const resetNs = load<i64>(region, EliminatorHeader.ResetNs);
+  for (let k: u32 = 0; k < n; k++) {
+    const r = packets + <usize>k * ElimPacket.Size;
+    const p = <usize>load<u32>(r, ElimPacket.Addr);
+    const len = load<u32>(r, ElimPacket.Len);
+    store<u32>(r, ElimVerdict.Malformed, ElimPacket.Verdict);
+    if (len < 20) { inc(region + EliminatorHeader.Malformed); continue; }
+    const ihl = (<u32>load<u8>(p) & 0xf) << 2;
+    const total = be16(p + 2);
+    if ((load<u8>(p) >> 4) != 4 || ihl < 20 || total > len || total < ihl + 12 || <u32>load<u8>(p + 9) != IPPROTO_GRE || (be16(p + 6) & 0x3fff) != 0) {
+      inc(region + EliminatorHeader.Malformed);
+      continue;
+    }
+    const gre = p + ihl;
+    const flags = be16(gre);
+    const proto = be16(gre + 2);
+    if ((flags & (GRE_KEY | GRE_SEQ)) != (GRE_KEY | GRE_SEQ) || (flags & GRE_MUST_BE_ZERO) != 0 || (proto != ETHERTYPE_IPV4 && proto != ETHERTYPE_IPV6)) {
+      inc(region + EliminatorHeader.Malformed);
+      continue;
+    }
+    let at: u32 = ihl + 4;
+    if ((flags & GRE_CHECKSUM) != 0) at += 4;
+    if (at + 8 > total) { inc(region + EliminatorHeader.Malformed); continue; }
+    const key = be32(p + at);
+    const seq = be32(p + at + 4);
+    at += 8;
+    if (at >= total) { inc(region + EliminatorHeader.Malformed); continue; }
+    store<u32>(r, key, ElimPacket.Stream);
+    store<u32>(r, seq, ElimPacket.Sequence);
+    store<u32>(r, at, ElimPacket.InnerOff);
+    store<u32>(r, total - at, ElimPacket.InnerLen);
+    const e = streamFor(region, key, now);
+    if (e == 0) {
+      inc(region + EliminatorHeader.Untracked);
+      store<u32>(r, ElimVerdict.Untracked, ElimPacket.Verdict);
+      continue;
+    }
+    store<u32>(r, recover(e, seq, length, resetNs, now), ElimPacket.Verdict);
+  }
+}
