@@ -52,7 +52,7 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
   napi_value cb, recv, argv[1], result;
   size_t argc = 0;
   napi_get_reference_value(env, w->callback, &cb);
-  napi_get_undefined(env, &recv);
+  napi_get_global(env, &recv); /* napi_make_callback needs an object receiver */
   if (status < 0) {
     napi_value msg, code, err;
     napi_create_string_utf8(env, uv_strerror(status), NAPI_AUTO_LENGTH, &msg);
