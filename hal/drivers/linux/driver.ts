@@ -18,6 +18,8 @@
 // Counters: DriverCounters as every driver, plus `drops` by reason:
 //   rxMissed  = drops.kernel                 (PACKET_STATISTICS, read every STATS_INTERVAL_NS
 //                                              of `now` and at close; refreshCounters() on demand)
+//   rxChecksumPartial (not a drop): frames forwarded whose checksum a local sender left to
+//                                    offload (a veth peer with tx offloads on; see docs/drivers.md)
 //   rxErrors  = drops.rxTooLong
 //   txDropped = drops.txBlocked + drops.txRefused
 //
@@ -69,6 +71,12 @@ export class LinuxPortDriver implements PortDriver {
   readonly exhausted = false;
   readonly info: InterfaceInfo;
   readonly drops: LinuxDropCounters = { kernel: 0, rxTooLong: 0, txBlocked: 0, txRefused: 0 };
+  /**
+   * Frames received (and forwarded) whose transport checksum was never computed: the sender is
+   * local to this kernel with checksum offload on (a veth peer). Not a drop, a warning: turn the
+   * sender's offloads off (ethtool -K IF tx off gso off).
+   */
+  rxChecksumPartial = 0;
   private readonly native: LinuxAddon;
   private readonly tx: SendCounters = newSendCounters();
   private port!: PortHandle;
@@ -157,7 +165,8 @@ export class LinuxPortDriver implements PortDriver {
   refreshCounters(now: bigint = this.statsAt): void {
     this.statsAt = now;
     if (this.fd < 0) return;
-    const { drops } = this.native.packetStats(this.fd);
+    const { drops, checksumPartial } = this.native.packetStats(this.fd);
+    this.rxChecksumPartial += checksumPartial;
     this.drops.kernel += drops;
     this.port.counters.rxMissed += drops;
   }

@@ -73,6 +73,12 @@ export interface PacketStats {
   readonly packets: number;
   /** Frames the kernel dropped since the last read: the ring or receive buffer was full. */
   readonly drops: number;
+  /**
+   * Frames received since the last read whose TCP/UDP checksum the kernel had not computed yet
+   * (TP_STATUS_CSUMNOTREADY: a local sender with checksum offload on, typically over a veth).
+   * They are delivered as they are; a receiver beyond the router will reject them.
+   */
+  readonly checksumPartial: number;
 }
 
 export type FdKind = 'packet' | 'packet-ring' | 'raw-ipv4' | 'ipv4-sender' | 'tun' | 'unknown';

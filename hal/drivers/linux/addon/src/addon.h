@@ -58,6 +58,8 @@ struct fd_entry {
   int fd;
   enum fd_kind kind;
   struct rx_ring ring;
+  /* Frames received with TP_STATUS_CSUMNOTREADY since packetStats last read it. */
+  uint32_t checksum_partial;
   struct watcher *watcher; /* at most one active libuv poll per fd */
 };
 

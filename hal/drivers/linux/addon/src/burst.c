@@ -9,6 +9,9 @@
  *   addresses, so the frame is byte-identical to the one on the wire; wireLens count it.
  *   Per kind: packet ring → read the mmap ring (no system call); packet socket → recvmmsg with
  *   PACKET_AUXDATA; raw IPv4 → recvmmsg (whole IPv4 packets); TUN → one readv per packet.
+ *   Frames whose transport checksum the kernel has not computed yet (TP_STATUS_CSUMNOTREADY: a
+ *   local sender with checksum offload, typically across a veth) are counted per fd and
+ *   reported by packetStats as checksumPartial; they are delivered as they are.
  * sendBurst(fd, mem, addrs, lens, n) → sent
  *   Sends frames in order (sendmmsg; TUN: write), stopping at the first the kernel cannot take
  *   now (EAGAIN, ENOBUFS); the caller counts the rest. A frame the kernel refuses (EMSGSIZE, ...)
@@ -71,7 +74,8 @@ static inline struct tpacket2_hdr *ring_frame(const struct rx_ring *r, uint32_t 
   return (struct tpacket2_hdr *)(r->map + block * r->block_size + within * r->frame_size);
 }
 
-static uint32_t ring_recv(struct rx_ring *r, const struct recv_args *a) {
+static uint32_t ring_recv(struct fd_entry *e, const struct recv_args *a) {
+  struct rx_ring *r = &e->ring;
   uint32_t n = 0;
   while (n < a->max) {
     struct tpacket2_hdr *h = ring_frame(r, r->head);
@@ -80,6 +84,7 @@ static uint32_t ring_recv(struct rx_ring *r, const struct recv_args *a) {
     if (!(status & TP_STATUS_USER)) break;
     /* libpcap's rule: a tag was stripped when the kernel says so, or (older kernels) the TCI is set. */
     bool tagged = (status & TP_STATUS_VLAN_VALID) || h->tp_vlan_tci != 0;
+    if (status & TP_STATUS_CSUMNOTREADY) e->checksum_partial++;
     uint16_t tpid = (status & TP_STATUS_VLAN_TPID_VALID) ? h->tp_vlan_tpid : ETH_P_8021Q;
     const uint8_t *frame = (const uint8_t *)h + h->tp_mac;
     a->lens.data[n] = copy_frame(a->mem.data + a->addrs.data[n], a->room, frame, h->tp_snaplen, tagged, tpid, h->tp_vlan_tci);
@@ -92,12 +97,13 @@ static uint32_t ring_recv(struct rx_ring *r, const struct recv_args *a) {
   return n;
 }
 
-static bool auxdata_tag(struct msghdr *m, uint16_t *tpid, uint16_t *tci) {
+static bool auxdata_tag(struct fd_entry *e, struct msghdr *m, uint16_t *tpid, uint16_t *tci) {
   for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
     if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA) continue;
     if (c->cmsg_len < CMSG_LEN(sizeof(struct tpacket_auxdata))) continue;
     struct tpacket_auxdata aux;
     memcpy(&aux, CMSG_DATA(c), sizeof aux);
+    if (aux.tp_status & TP_STATUS_CSUMNOTREADY) e->checksum_partial++;
     if (!((aux.tp_status & TP_STATUS_VLAN_VALID) || aux.tp_vlan_tci != 0)) return false;
     *tpid = (aux.tp_status & TP_STATUS_VLAN_TPID_VALID) ? aux.tp_vlan_tpid : ETH_P_8021Q;
     *tci = aux.tp_vlan_tci;
@@ -111,7 +117,8 @@ static bool auxdata_tag(struct msghdr *m, uint16_t *tpid, uint16_t *tci) {
  * room − 4 bytes plus a 4-byte side tail, so a tag can be re-inserted without losing the bytes
  * it displaces, and an untagged frame costs only the copy of that tail.
  */
-static int mmsg_recv(napi_env env, struct instance *in, const struct recv_args *a, bool aux, uint32_t *out) {
+static int mmsg_recv(napi_env env, struct instance *in, struct fd_entry *packet, const struct recv_args *a, uint32_t *out) {
+  bool aux = packet != NULL;
   uint32_t main_bytes = aux ? a->room - VLAN_TAG_LEN : a->room;
   for (uint32_t i = 0; i < a->max; i++) {
     struct msghdr *m = &in->msgs[i].msg_hdr;
@@ -140,7 +147,7 @@ static int mmsg_recv(napi_env env, struct instance *in, const struct recv_args *
     uint32_t wire = in->msgs[i].msg_len; /* MSG_TRUNC: the whole length, even when cut */
     uint32_t got = min_u32(wire, a->room);
     uint16_t tpid, tci;
-    if (aux && got >= MAC_ADDRS_LEN && auxdata_tag(&in->msgs[i].msg_hdr, &tpid, &tci)) {
+    if (aux && auxdata_tag(packet, &in->msgs[i].msg_hdr, &tpid, &tci) && got >= MAC_ADDRS_LEN) {
       uint32_t in_main = min_u32(got, main_bytes);
       memmove(frame + MAC_ADDRS_LEN + VLAN_TAG_LEN, frame + MAC_ADDRS_LEN, in_main - MAC_ADDRS_LEN);
       put_tag(frame + MAC_ADDRS_LEN, tpid, tci);
@@ -202,10 +209,10 @@ napi_value js_recv_burst(napi_env env, napi_callback_info info) {
   uint32_t n = 0;
   int rc = 0;
   switch (e ? e->kind : FD_UNKNOWN) {
-    case FD_PACKET_RING: n = ring_recv(&e->ring, &a); break;
-    case FD_PACKET: rc = mmsg_recv(env, in, &a, true, &n); break;
+    case FD_PACKET_RING: n = ring_recv(e, &a); break;
+    case FD_PACKET: rc = mmsg_recv(env, in, e, &a, &n); break;
     case FD_TUN: rc = tun_read(env, in, &a, &n); break;
-    default: rc = mmsg_recv(env, in, &a, false, &n); break;
+    default: rc = mmsg_recv(env, in, NULL, &a, &n); break;
   }
   if (rc < 0) return NULL;
   return make_u32(env, n);

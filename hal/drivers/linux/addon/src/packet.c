@@ -19,9 +19,10 @@
  *   failed and why (EMSGSIZE, ENOBUFS), where a TX ring either stalls on a malformed frame or,
  *   with PACKET_LOSS, discards it without a trace.
  *
- * packetStats(fd) → { packets, drops }: PACKET_STATISTICS (the kernel resets both on read).
- *   packets counts every frame the socket saw, drops included; drops counts frames lost
- *   because the ring (or the receive buffer) was full.
+ * packetStats(fd) → { packets, drops, checksumPartial }: PACKET_STATISTICS (the kernel resets
+ *   both on read). packets counts every frame the socket saw, drops included; drops counts
+ *   frames lost because the ring (or the receive buffer) was full. checksumPartial (the addon's
+ *   count, also reset on read) is the frames received with TP_STATUS_CSUMNOTREADY.
  */
 #include <errno.h>
 #include <net/ethernet.h>
@@ -155,5 +156,8 @@ napi_value js_packet_stats(napi_env env, napi_callback_info info) {
   napi_create_object(env, &result);
   napi_set_named_property(env, result, "packets", make_u32(env, st.tp_packets));
   napi_set_named_property(env, result, "drops", make_u32(env, st.tp_drops));
+  struct fd_entry *e = entry_find(instance_of(env), (int)fd);
+  napi_set_named_property(env, result, "checksumPartial", make_u32(env, e ? e->checksum_partial : 0));
+  if (e) e->checksum_partial = 0;
   return result;
 }
