@@ -52,6 +52,8 @@ export interface LinuxPortOptions {
   readonly ring?: boolean;
   /** Frames the kernel's ring holds (default: the addon's, 1024). */
   readonly ringFrames?: number;
+  /** SO_RCVBUF / SO_SNDBUF (default: the addon's, 4 MiB); the receive buffer matters without the ring. */
+  readonly bufferBytes?: number;
 }
 
 export interface LinuxDropCounters {
@@ -122,6 +124,7 @@ export class LinuxPortDriver implements PortDriver {
       ring: this.options.ring ?? true,
       frameBytes: port.frames.room,
       ringFrames: this.options.ringFrames,
+      bufferBytes: this.options.bufferBytes,
       netns: this.options.netns,
     });
   }
@@ -129,8 +132,10 @@ export class LinuxPortDriver implements PortDriver {
   receive(now: bigint): number {
     const port = this.port;
     if (now - this.statsAt >= STATS_INTERVAL_NS) this.refreshCounters(now);
-    const want = Math.min(BURST_MAX, port.rx.free());
-    if (want === 0 || !this.native.rxReady(this.fd)) return 0;
+    const room = Math.min(BURST_MAX, port.rx.free());
+    // With the kernel's ring, take only the free frames that will be filled (no give-back churn).
+    const want = room === 0 ? 0 : this.native.rxPending(this.fd, room);
+    if (want === 0) return 0;
     let taken = 0;
     while (taken < want) {
       const index = port.frames.takeRx();

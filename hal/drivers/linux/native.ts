@@ -102,8 +102,8 @@ export interface LinuxAddon {
   sendBurst(fd: number, mem: Uint8Array, addrs: Uint32Array, lens: Uint32Array, n: number): number;
   /** As sendBurst, whole IPv4 packets on an openIpv4Sender() fd, each to its header's destination. */
   sendIpv4Burst(fd: number, mem: Uint8Array, addrs: Uint32Array, lens: Uint32Array, n: number): number;
-  /** A packet ring has a frame waiting (no system call); true for every other fd. */
-  rxReady(fd: number): boolean;
+  /** Frames waiting in a packet ring, counted up to max (no system call); max for every other fd. */
+  rxPending(fd: number, max: number): number;
   /** callback() whenever fd is readable (libuv poll); returns the id for unwatch. */
   watch(fd: number, callback: (error?: Error) => void): number;
   unwatch(id: number): void;

@@ -82,7 +82,7 @@ NAPI_MODULE_INIT() {
     EXPORT("recvBurst", js_recv_burst),
     EXPORT("sendBurst", js_send_burst),
     EXPORT("sendIpv4Burst", js_send_ipv4_burst),
-    EXPORT("rxReady", js_rx_ready),
+    EXPORT("rxPending", js_rx_pending),
     EXPORT("watch", js_watch),
     EXPORT("unwatch", js_unwatch),
     EXPORT("close", js_close),

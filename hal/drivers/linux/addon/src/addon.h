@@ -139,7 +139,7 @@ napi_value js_open_tun(napi_env env, napi_callback_info info);
 napi_value js_recv_burst(napi_env env, napi_callback_info info);
 napi_value js_send_burst(napi_env env, napi_callback_info info);
 napi_value js_send_ipv4_burst(napi_env env, napi_callback_info info);
-napi_value js_rx_ready(napi_env env, napi_callback_info info);
+napi_value js_rx_pending(napi_env env, napi_callback_info info);
 napi_value js_describe(napi_env env, napi_callback_info info);
 napi_value js_watch(napi_env env, napi_callback_info info);
 napi_value js_unwatch(napi_env env, napi_callback_info info);

@@ -20,7 +20,8 @@
  * sendIpv4Burst(fd, mem, addrs, lens, n) → sent
  *   As sendBurst, for whole IPv4 packets on an openIpv4Sender() fd: each goes to the
  *   destination address in its own header.
- * rxReady(fd) → boolean: a packet ring has a frame waiting (no system call); other fds: true.
+ * rxPending(fd, max) → n: frames waiting in a packet ring, counted up to max (no system call),
+ *   so a receiver takes only as many free frames as it will fill; other fds: max (unknown).
  */
 #include <errno.h>
 #include <string.h>
@@ -329,13 +330,18 @@ napi_value js_send_ipv4_burst(napi_env env, napi_callback_info info) {
   return make_u32(env, sent);
 }
 
-napi_value js_rx_ready(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  int64_t fd;
-  if (!arg_count(env, info, 1, argv, NULL)) return NULL;
+napi_value js_rx_pending(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int64_t fd, max;
+  if (!arg_count(env, info, 2, argv, NULL)) return NULL;
   if (!arg_int(env, argv[0], "fd", 0, INT32_MAX, &fd)) return NULL;
+  if (!arg_int(env, argv[1], "max", 0, BURST_MAX, &max)) return NULL;
   struct fd_entry *e = entry_find(instance_of(env), (int)fd);
-  if (!e || e->kind != FD_PACKET_RING) return make_bool(env, true);
-  struct tpacket2_hdr *h = ring_frame(&e->ring, e->ring.head);
-  return make_bool(env, (__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) != 0);
+  if (!e || e->kind != FD_PACKET_RING) return make_u32(env, (uint32_t)max);
+  struct rx_ring *r = &e->ring;
+  uint32_t n = 0;
+  for (uint32_t at = r->head; n < (uint32_t)max; at = at + 1 == r->frame_nr ? 0 : at + 1, n++) {
+    if (!(__atomic_load_n(&ring_frame(r, at)->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) break;
+  }
+  return make_u32(env, n);
 }
