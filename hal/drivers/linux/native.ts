@@ -12,8 +12,6 @@ import { fileURLToPath } from 'node:url';
 
 /** Frames one burst call moves at most (the addon's BURST_MAX: the data plane's largest batch). */
 export const BURST_MAX = 256;
-/** The smallest receive room the addon accepts (a minimum Ethernet frame without FCS). */
-export const MIN_ROOM = 60;
 
 /** Where node-gyp puts the addon (hal/drivers/linux/addon/build is ignored by git). */
 export const ADDON_PATH = fileURLToPath(new URL('./addon/build/Release/twinflow_linux.node', import.meta.url));
