@@ -10,8 +10,10 @@ import { AddressError } from './shell/net/address.ts';
 import { CaptureFormatError } from '../hal/drivers/pcap/format/index.ts';
 import { MemoryBudgetError, TablePublishError } from './runtime/dataplane.ts';
 import { BoardError } from './runtime/board.ts';
+import { InterfaceError } from '../hal/drivers/linux/errors.ts';
+import { LinuxAddonError } from '../hal/drivers/linux/native.ts';
 
-const USER_ERRORS = [FilterError, SessionError, TemplateError, RuleFileError, TableTooLargeError, AddressError, CaptureFormatError, MemoryBudgetError, TablePublishError, BoardError];
+const USER_ERRORS = [FilterError, SessionError, TemplateError, RuleFileError, TableTooLargeError, AddressError, CaptureFormatError, MemoryBudgetError, TablePublishError, BoardError, InterfaceError, LinuxAddonError];
 const FILE_ERROR_CODES = new Set(['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR', 'EEXIST', 'ENOSPC', 'EROFS', 'EPERM']);
 
 export function isUserError(e: unknown): boolean {

@@ -14,6 +14,8 @@ declare -A PACKAGES=(
   [dpdk-dev]=dpdk-test-acl # DPDK ACL, the classification peer (bench)
   [iproute2]=ip            # network namespaces and veth (e2e tests)
   [curl]=curl              # HTTP client in e2e tests
+  [iputils-ping]=ping      # real pings through the linux driver (tests)
+  [ethtool]=ethtool        # turns veth offloads off so AF_PACKET sees real frames (tests)
 )
 
 missing=()

@@ -29,7 +29,7 @@ export interface EndpointConfig {
 
 export interface BoardPort {
   readonly name: string;
-  readonly driver: 'sim' | 'linux' | 'pcap';
+  readonly driver: 'sim' | 'linux' | 'pcap' | 'host';
   readonly side: 'inside' | 'outside';
   readonly mtu: number;
   readonly mac: string;

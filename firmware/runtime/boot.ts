@@ -7,6 +7,9 @@ import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { loadBoard, dataPlaneSpec, BoardError, type Board, type BoardPort, type DemoSession } from './board.ts';
 import { LineCard } from './linecard.ts';
 import { SimPortDriver } from '../../hal/drivers/sim/driver.ts';
+import { LinuxPortDriver } from '../../hal/drivers/linux/driver.ts';
+import { InterfaceError } from '../../hal/drivers/linux/errors.ts';
+import { HostPortDriver } from '../../hal/drivers/host/driver.ts';
 import { ClientGroup, Collector, ServerGroup, type ClientGroupConfig, type CollectorConfig, type ServerGroupConfig } from '../../hal/drivers/sim/index.ts';
 import type { SimEndpoint } from '../../hal/drivers/sim/endpoint.ts';
 import type { PortDriver } from '../../hal/driver.ts';
@@ -42,12 +45,24 @@ function endpointFor(board: Board, port: BoardPort, i: number): SimEndpoint {
 
 function driverFor(board: Board, port: BoardPort, endpoints: Map<string, SimEndpoint>): PortDriver {
   const i = board.ports.indexOf(port);
-  if (port.driver !== 'sim') {
-    throw new BoardError(board.file, `ports.${i}.driver`, `"${port.driver}" ports cannot be booted by this command yet; boot a board whose ports use the sim driver`);
+  switch (port.driver) {
+    case 'sim': {
+      const endpoint = endpointFor(board, port, i);
+      endpoints.set(port.name, endpoint);
+      return new SimPortDriver(endpoint);
+    }
+    case 'linux':
+      try {
+        return new LinuxPortDriver({ interface: port.interface ?? '' });
+      } catch (e) {
+        if (e instanceof InterfaceError) throw new BoardError(board.file, `ports.${i}.interface`, e.message);
+        throw e;
+      }
+    case 'host':
+      return new HostPortDriver();
+    default:
+      throw new BoardError(board.file, `ports.${i}.driver`, `"${port.driver}" ports cannot be booted by this command yet`);
   }
-  const endpoint = endpointFor(board, port, i);
-  endpoints.set(port.name, endpoint);
-  return new SimPortDriver(endpoint);
 }
 
 /** Resolves demo sessions of the board to SessionSpecs for the card that owns their port. */
