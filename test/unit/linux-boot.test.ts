@@ -28,7 +28,7 @@ test('boot: a host port delivers the demo session\'s replicas to a device on loo
     const sim = JSON.parse(fs.readFileSync(path.join(BOARDS_DIR, 'sim.json'), 'utf8'));
     const monitor = sim.ports.find((p: { name: string }) => p.name === 'monitor');
     delete monitor.endpoint;
-    Object.assign(monitor, { driver: 'host', ipv4: ROUTER });
+    Object.assign(monitor, { driver: 'host', ipv4: `${ROUTER}/8` });
     sim.name = 'sim-host';
     sim.demo = [{ name: 'sniff-client', mode: 'sniff', filter: `host ${CLIENT}`, port: 'monitor', device: DEVICE, deviceMac: '02:00:00:00:00:88', encap: 'gre' }];
     delete sim.$schema;
