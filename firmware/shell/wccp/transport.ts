@@ -27,8 +27,11 @@ export interface WccpTransport {
 
 export type DatagramHandler = (datagram: Uint8Array, from: Endpoint) => void;
 
+/** A failure after binding: of one send, or of the socket itself. */
+export type TransportErrorHandler = (e: Error, during: 'send' | 'socket') => void;
+
 /** Opens a transport that hands every received datagram to `onDatagram`. */
-export type TransportFactory = (onDatagram: DatagramHandler, onError: (e: Error) => void) => Promise<WccpTransport>;
+export type TransportFactory = (onDatagram: DatagramHandler, onError: TransportErrorHandler) => Promise<WccpTransport>;
 
 /** A udp4 socket bound to `bind` (WCCP uses port 2048 on both sides). */
 export function udpTransport(bind: Endpoint): TransportFactory {
@@ -41,7 +44,7 @@ export function udpTransport(bind: Endpoint): TransportFactory {
           socket.close();
           reject(e);
         } else {
-          onError(e);
+          onError(e, 'socket');
         }
       });
       socket.on('message', (msg, rinfo) => {
@@ -54,7 +57,7 @@ export function udpTransport(bind: Endpoint): TransportFactory {
           send(datagram, to) {
             if (closed) return;
             socket.send(datagram, to.port, to.address, (e) => {
-              if (e) onError(e);
+              if (e) onError(e, 'send');
             });
           },
           close() {
