@@ -148,8 +148,8 @@ export function captureMessages(file: string): Array<{ atMs: number; src: string
   });
   if (r.status !== 0) throw new Error(`tshark: ${r.stderr}`);
   return r.stdout
-    .trim()
     .split('\n')
+    .filter((l) => l.length > 0)
     .map((l) => l.split('\t'))
     .map(([t, src, payload]) => ({ atMs: Math.round(Number(t) * 1000), src: src!, payload: new Uint8Array(Buffer.from(payload!, 'hex')) }));
 }
