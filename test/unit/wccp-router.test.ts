@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { bucketBitmap, buildHashTable, decodeMessage, encodeMessage, MessageType } from '../../firmware/shell/wccp/index.ts';
+import { bucketBitmap, buildHashTable, decodeMessage, digestMatches, encodeMessage, MessageType } from '../../firmware/shell/wccp/index.ts';
 import type { RedirectAssign } from '../../firmware/shell/wccp/index.ts';
 import { WccpConfigError, WccpRouter } from '../../firmware/shell/wccp/router/index.ts';
 import type { WccpRouterOptions } from '../../firmware/shell/wccp/router/index.ts';
@@ -518,6 +518,51 @@ test('the bucket bitmap the cache reports is echoed as sent', () => {
   const identity = { ...hashIdentity(A), assignment: { kind: 'hash' as const, buckets: bucketBitmap([1, 2, 3]), weight: 7, status: 0 } };
   const isy = join(r, A, T0, { identity });
   assert.equal(isy.routerView.webCaches, [identity]);
+});
+
+/**
+ * Squid 5.7's component walk on a 64-bit host (reference/wccp2.md 3.5, bug 1): it steps
+ * 8 + length per component and 12 per capability element, and refuses a second component of a
+ * type it has seen ("duplicate … definition").
+ */
+function squid57Walk(d: Uint8Array): { types: number[]; lengths: number[]; caps: number[] } | string {
+  const v = new DataView(d.buffer, d.byteOffset, d.length);
+  const types: number[] = [];
+  const lengths: number[] = [];
+  const caps: number[] = [];
+  for (let at = 8; at + 4 <= d.length; ) {
+    const type = v.getUint16(at);
+    const length = v.getUint16(at + 2);
+    if (at + 8 + length > d.length) return 'component overruns';
+    if (types.includes(type)) return `duplicate ${type === 0 ? 'security' : type} definition`;
+    types.push(type);
+    lengths.push(length);
+    if (type === 8) for (let e = at + 4; e + 8 <= at + 4 + length; e += 12) caps.push(v.getUint32(e + 4));
+    at += 8 + length;
+  }
+  return { types, lengths, caps };
+}
+
+test('squid57Compat pads I_SEE_YOU so that Squid 5.7\'s stride finds every component; off by default', () => {
+  const plain = router();
+  const standard = plain.r.receive(hereIAm(A, R, 0), from(A), T0)[0]!.datagram;
+  assert.is(squid57Walk(standard), 'duplicate security definition');
+  const compat = router({ squid57Compat: true });
+  const padded = compat.r.receive(hereIAm(A, R, 0), from(A), T0)[0]!.datagram;
+  assert.is(padded.length, standard.length + 5 * 4 + 3 * 4);
+  assert.equal(squid57Walk(padded), { types: [0, 1, 2, 4, 8], lengths: [4, 24, 20, 24, 36], caps: [3, 3, 3] });
+  // Not standard: a conforming decoder reads the first pad as a second Security Info.
+  assert.throws(() => decodeMessage(padded), /duplicate component/);
+  // With MD5 the digest covers the pads.
+  const o: HereOptions = { service: SQUID_DYNAMIC_SERVICE, identity: maskIdentity(A), methods: { forwarding: 2, assignment: 2, return: 2 }, password: 'abc' };
+  const signed = compat.r.receive(hereIAm(A, R, 0, o), from(A), T0)[0]!.datagram;
+  assert.ok(digestMatches(signed, 'abc'));
+  assert.ok(!digestMatches(signed, 'abd'));
+  assert.equal((squid57Walk(signed) as { types: number[] }).types, [0, 1, 2, 4, 8]);
+  // Only I_SEE_YOU is padded; the REMOVAL_QUERY (which Squid ignores anyway) stays standard.
+  const q = compat.r.tick(T0 + 25_000);
+  assert.is(q.length, 2);
+  for (const x of q) assert.is(decodeMessage(x.datagram).type, MessageType.RemovalQuery);
 });
 
 test.run();
