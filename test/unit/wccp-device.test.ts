@@ -3,6 +3,10 @@
 // per router, the designated cache's REDIRECT_ASSIGN 15 s after a membership change (hash and
 // mask, one and two routers, two caches), answers to REMOVAL_QUERY, lost routers, a replication
 // request accepted and refused, MD5, a lost REDIRECT_ASSIGN sent again, and hostile input.
+// Against Squid's captured bytes: the device's HERE_I_AM is Squid's byte for byte, and fed the
+// captured router's answers it sends exactly what the working Squid sent, REDIRECT_ASSIGN too.
+
+import path from 'node:path';
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -13,8 +17,8 @@ import { decodeMessage, MessageType } from '../../firmware/shell/wccp/index.ts';
 import { WccpConfigError, WccpRouter } from '../../firmware/shell/wccp/router/index.ts';
 import type { WccpServiceConfig } from '../../firmware/shell/config/types.ts';
 import { WccpServer } from '../../firmware/shell/wccp/server.ts';
-import { DUP_REQUEST, SNIFF_REQUEST } from './wccp-fixtures.ts';
-import { ManualClock, MemoryNet, recordingHooks } from './wccp-net.ts';
+import { CAPTURE_DIR, DUP_REQUEST, hex, SNIFF_REQUEST } from './wccp-fixtures.ts';
+import { captureMessages, ManualClock, MemoryNet, recordingHooks } from './wccp-net.ts';
 
 const R1 = '10.0.0.1';
 const R2 = '10.0.0.2';
@@ -260,6 +264,48 @@ test('hostile datagrams never stop the device; each is counted', async () => {
   await attacker.close();
   await stranger.close();
   await w.close();
+});
+
+test("the device's first HERE_I_AM is byte for byte Squid 5.7's (hash; mask, dynamic 70, L2, MD5; mask, standard 0)", async () => {
+  const clock = new ManualClock();
+  const net = new MemoryNet(clock);
+  const squid = (file: string, i: number) => captureMessages(path.join(CAPTURE_DIR, file))[i]!.payload;
+  const cases: ReadonlyArray<[Partial<WccpDeviceOptions>, Uint8Array]> = [
+    [{ service: { id: 0, type: 'standard' } }, squid('squid_here_i_am.pcap', 0)],
+    [
+      { service: { id: 70, type: 'dynamic', priority: 240, protocol: 6, flags: 0x21, ports: [80, 8080] }, assignment: 'mask', forwarding: 'l2', return: 'l2', password: 'abc' },
+      squid('squid_here_i_am_mask_dynamic.pcap', 0),
+    ],
+    [{ service: { id: 0, type: 'standard' }, assignment: 'mask', forwarding: 'l2', return: 'l2' }, squid('squid_here_i_am_mask_dynamic.pcap', 1)],
+  ];
+  for (const [[o, captured], i] of cases.map((c, k) => [c, k] as const)) {
+    const d = new WccpDevice({ address: '127.0.0.1', routers: ['127.0.0.2'], service: { id: 0, type: 'standard' }, clock, transport: net.transport({ address: '127.0.0.1', port: 4000 + i }), ...o });
+    await d.start();
+    await d.stop();
+    assert.is(hex(net.sent.at(-1)!.datagram), hex(captured), `case ${i}`);
+  }
+});
+
+test("fed the captured router's I_SEE_YOUs, the device sends what the working Squid sent, REDIRECT_ASSIGN included", async () => {
+  const clock = new ManualClock();
+  const net = new MemoryNet(clock);
+  const frames = captureMessages(path.join(CAPTURE_DIR, 'squid_full_handshake_hash_gre.pcap'));
+  const fakeRouter = await net.transport({ address: '127.0.0.2', port: 2048 })(() => {}, () => {});
+  const start = clock.now();
+  const d = new WccpDevice({ address: '127.0.0.1', routers: ['127.0.0.2'], service: { id: 0, type: 'standard' }, clock, transport: net.transport({ address: '127.0.0.1', port: 2048 }) });
+  await d.start();
+  for (const f of frames.filter((x) => x.src === '127.0.0.2')) {
+    clock.advance(start + f.atMs - clock.now());
+    fakeRouter.send(f.payload, { address: '127.0.0.1', port: 2048 });
+  }
+  clock.advance(start + 31_000 - clock.now());
+  await d.stop();
+  await fakeRouter.close();
+  const ours = net.sent.filter((x) => x.from.address === '127.0.0.1');
+  const theirs = frames.filter((x) => x.src === '127.0.0.1');
+  assert.equal(ours.map((x) => hex(x.datagram)), theirs.map((x) => hex(x.payload)));
+  // Same timing to the tick: HERE_I_AM every 10 s, REDIRECT_ASSIGN 15 s after the change at 10 s.
+  ours.forEach((x, i) => assert.ok(Math.abs(x.atMs - start - theirs[i]!.atMs) <= 100, `message ${i}: ${x.atMs - start} vs ${theirs[i]!.atMs}`));
 });
 
 test('device options are checked, naming the field', () => {
