@@ -26,6 +26,7 @@ import {
   BUCKET_BITMAP_SIZE,
   ForwardingMethod,
   MD5_DIGEST_SIZE,
+  MD5_PASSWORD_SIZE,
   MessageType,
   ReturnMethod,
   SERVICE_PORT_COUNT,
@@ -140,7 +141,7 @@ const RETURN = { gre: ReturnMethod.Gre, l2: ReturnMethod.L2 } as const;
 const U8_MAX = 0xff;
 const U16_MAX = 0xffff;
 const U32_MAX = 0xffff_ffff;
-const MAX_PASSWORD_BYTES = 8;
+/** A dynamic service's protocol when none is given: TCP, as every WCCP service in practice. */
 const TCP = 6;
 
 function dotted(v: number): string {
@@ -240,8 +241,8 @@ export class WccpDevice {
     });
     if (new Set(o.routers).size !== o.routers.length) throw new WccpConfigError('routers', 'lists a router twice');
     this.service = serviceInfoOf(o.service);
-    if (o.password !== undefined && (typeof o.password !== 'string' || o.password === '' || new TextEncoder().encode(o.password).length > MAX_PASSWORD_BYTES)) {
-      throw new WccpConfigError('password', `must be 1..${MAX_PASSWORD_BYTES} bytes`);
+    if (o.password !== undefined && (typeof o.password !== 'string' || o.password === '' || new TextEncoder().encode(o.password).length > MD5_PASSWORD_SIZE)) {
+      throw new WccpConfigError('password', `must be 1..${MD5_PASSWORD_SIZE} bytes`);
     }
     this.methods = {
       forwarding: pick('forwarding', o.forwarding, FORWARDING, 'gre'),
@@ -397,6 +398,7 @@ export class WccpDevice {
 
   /** Timers: HERE_I_AM every 10 s, removal replies, lost routers, the pending assignment. */
   private poll(): void {
+    if (this.transport === null) return;
     const nowMs = this.clock.now();
     try {
       if (nowMs >= this.nextHereIAmMs) {
