@@ -12,8 +12,12 @@ import { MemoryBudgetError, TablePublishError } from './runtime/dataplane.ts';
 import { BoardError } from './runtime/board.ts';
 import { InterfaceError } from '../hal/drivers/linux/errors.ts';
 import { LinuxAddonError } from '../hal/drivers/linux/native.ts';
+import { WccpConfigError } from './shell/wccp/router/config.ts';
 
-const USER_ERRORS = [FilterError, SessionError, TemplateError, RuleFileError, TableTooLargeError, AddressError, CaptureFormatError, MemoryBudgetError, TablePublishError, BoardError, InterfaceError, LinuxAddonError];
+const USER_ERRORS = [
+  FilterError, SessionError, TemplateError, RuleFileError, TableTooLargeError, AddressError, CaptureFormatError,
+  MemoryBudgetError, TablePublishError, BoardError, InterfaceError, LinuxAddonError, WccpConfigError,
+];
 const FILE_ERROR_CODES = new Set(['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR', 'EEXIST', 'ENOSPC', 'EROFS', 'EPERM']);
 
 export function isUserError(e: unknown): boolean {
