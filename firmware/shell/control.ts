@@ -49,6 +49,8 @@ export interface SessionInfo {
   readonly rateBps: number;
   /** 'active' sends replicas; 'holding' keeps them in a bounded buffer until the device registers. */
   readonly state: 'active' | 'holding';
+  /** The registering device's name for the session, if it gave one. */
+  readonly label?: string;
   readonly counters: Record<string, number>;
 }
 

@@ -41,21 +41,21 @@ import { dataPlaneSpec } from '../runtime/board.ts';
 import type { LineCard } from '../runtime/linecard.ts';
 import { portCounters, sessionCounters } from '../runtime/counters.ts';
 
-/** What the router needs of the WCCP router (firmware/shell/wccp/router). */
+/** What the router needs of the WCCP router (firmware/shell/wccp/router: WccpRouter fits). */
 export interface WccpView {
   services(): ServiceInfo[];
-  /** The group's allowlist, or undefined when the router offers no such group. */
-  allowlist(service: number): readonly string[] | undefined;
-  setAllowlist(service: number, prefixes: readonly string[]): void;
+  setAllowlist(list: Allowlist, nowMs: number): void;
   counters(): Record<string, number>;
 }
 
-/** The WCCP events the router turns into sessions. */
+/** The WCCP events the router turns into sessions (the WCCP router's hooks, wccp/router/hooks.ts). */
 export interface WccpHooks {
   usable(device: string, service: number): void;
   request(r: DeviceRequest): void;
   redirect(m: RedirectMember): void;
-  /** The device's membership of the group ended (removal, or it withdrew its request). */
+  /** A standard cache that had a share of the group's traffic has none now (still a member). */
+  unassigned(device: string, service: number): void;
+  /** The device's membership of the group ended (removal, or a refused change of its request). */
   removed(device: string, service: number): void;
 }
 
@@ -130,6 +130,9 @@ export class Router implements RouterControl {
       usable: (device, service) => this.onUsable(device, service),
       request: (r) => this.onRequest(r),
       redirect: (m) => this.onRedirect(m),
+      unassigned: (device, service) => {
+        if (this.manager.endMembership(device, service)) this.log(`session ${device}/${service}: ended (no share of the group's traffic)`);
+      },
       removed: (device, service) => this.onRemoved(device, service),
     };
     try {
@@ -142,7 +145,7 @@ export class Router implements RouterControl {
   /** Connects the WCCP router (its view of service groups and counters). */
   attachWccp(view: WccpView): void {
     this.wccp = view;
-    for (const [service, prefixes] of this.allowlists) view.setAllowlist(service, prefixes);
+    for (const [service, prefixes] of this.allowlists) view.setAllowlist({ service, prefixes }, this.clock());
   }
 
   attachManagementCounters(read: () => Record<string, number>): void {
@@ -264,7 +267,7 @@ export class Router implements RouterControl {
   }
 
   getAllowlist(service: number): Allowlist {
-    const prefixes = this.wccp?.allowlist(service) ?? this.allowlists.get(service);
+    const prefixes = this.allowlists.get(service);
     if (prefixes === undefined) throw new ControlError('service', `the router offers no service group ${service}`);
     return { service, prefixes: [...prefixes] };
   }
@@ -279,8 +282,8 @@ export class Router implements RouterControl {
         throw new ControlError(`prefixes.${i}`, (e as Error).message);
       }
     });
+    this.wccp?.setAllowlist({ service: list.service, prefixes: [...list.prefixes] }, this.clock());
     this.allowlists.set(list.service, [...list.prefixes]);
-    this.wccp?.setAllowlist(list.service, list.prefixes);
   }
 
   getPolicy(): PolicyRule[] {

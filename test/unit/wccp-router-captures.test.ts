@@ -111,7 +111,7 @@ test('squid_full_handshake_hash_gre.pcap replayed: the captured router behaviour
   assert.is(r.counters().redirect_assign, 1);
   assert.equal(events, [`usable ${SQUID} 0`, `redirect ${SQUID} 0`]);
   assert.equal(redirects, [
-    { device: SQUID, service: 0, serviceFilter: 'tcp dst port 80', priority: 0, dynamic: false, buckets: Array.from({ length: 256 }, (_, b) => b), caches: [SQUID] },
+    { device: SQUID, service: 0, serviceFilter: 'tcp dst port 80', priority: 0, dynamic: false, hashFlags: 0, buckets: Array.from({ length: 256 }, (_, b) => b), caches: [SQUID] },
   ]);
   const g = r.group(0)!;
   assert.equal(g.assignmentKey, { address: 0x7f000001, changeNumber: 1 });

@@ -387,7 +387,7 @@ test('replication request: accepted when the device becomes usable, handed on ag
   const isy = join(r, A, T0, { request: SNIFF_REQUEST });
   assert.equal(isy.routerView.webCaches.map((c) => c.address), [ip(A)]);
   assert.equal(requests, [
-    { device: A, service: 0, mode: 'sniff', filter: SNIFF_REQUEST.filter, encap: 'erspan3', snaplen: 128, sample: 10, ratePps: 5000, rateBps: 50_000_000, lifetime: 3600 },
+    { device: A, service: 0, mode: 'sniff', filter: SNIFF_REQUEST.filter, encap: 'erspan3', snaplen: 128, sample: 10, ratePps: 5000, rateBps: 50_000_000, lifetime: 3600, label: 'lab-probe-1', erspanSession: 321 },
   ]);
   assert.equal(events, [`request ${A} 0`, `usable ${A} 0`]);
   assert.equal(r.services()[0]!.caches[0]!.mode, 'sniff');

@@ -48,6 +48,10 @@ export interface DeviceRequest {
   readonly rateBps: number;
   /** Seconds; 0: as long as the device stays registered. */
   readonly lifetime: number;
+  /** The device's name for the session (shown by `show`). */
+  readonly label?: string;
+  /** ERSPAN session id the device asked for (erspan2 / erspan3). */
+  readonly erspanSession?: number;
 }
 
 /** A standard WCCP cache of a service group: redirect the service's traffic to it. */
@@ -83,6 +87,7 @@ type SessionSpecBase = Omit<SessionSpec, 'slot' | 'generation' | 'hold' | 'egres
   readonly device: string;
   readonly port?: string;
   readonly lifetime: number;
+  readonly label?: string;
 };
 
 export interface ManagerOptions {
@@ -195,6 +200,8 @@ export class SessionManager {
     const base: SessionSpecBase = {
       name, mode: r.mode, filter: r.filter, encap: r.encap, snaplen: r.snaplen, sample: r.sample,
       ratePps: r.ratePps, rateBps: r.rateBps, device: r.device, lifetime: r.lifetime,
+      ...(r.erspanSession !== undefined ? { erspanSession: r.erspanSession } : {}),
+      ...(r.label !== undefined ? { label: r.label } : {}),
     };
     if (existing && sameRequest(existing.spec, base)) return this.info(existing);
     const perDevice = [...this.entries.values()].filter((e) => e.spec.device === r.device && e.name !== name).length;
@@ -356,6 +363,7 @@ export class SessionManager {
       ratePps: e.spec.ratePps,
       rateBps: e.spec.rateBps,
       state: this.holding(e) ? 'holding' : 'active',
+      ...(e.spec.label !== undefined ? { label: e.spec.label } : {}),
       counters: this.o.counters(e.slot),
     };
   }

@@ -244,6 +244,8 @@ export class ServiceGroup {
       ratePps: r.ratePps,
       rateBps: r.rateBps,
       lifetime: r.lifetime,
+      ...(r.label !== undefined ? { label: r.label } : {}),
+      ...(r.erspanSession !== undefined ? { erspanSession: r.erspanSession } : {}),
     };
   }
 
@@ -461,6 +463,7 @@ export class ServiceGroup {
         serviceFilter: filter,
         priority: this.definition.priority,
         dynamic: this.config.type === 'dynamic',
+        hashFlags: this.definition.flags,
         ...(share.kind === 'hash' ? { buckets: share.buckets } : { mask: { element: share.element, values: share.values } }),
         caches: addresses,
       };
