@@ -10,8 +10,11 @@ import { AddressError } from './shell/net/address.ts';
 import { CaptureFormatError } from '../hal/drivers/pcap/format/index.ts';
 import { MemoryBudgetError, TablePublishError } from './runtime/dataplane.ts';
 import { BoardError } from './runtime/board.ts';
+import { ImageBuildError, ImageError, KeyError, SlotError, VersionError } from './runtime/image/errors.ts';
 
-const USER_ERRORS = [FilterError, SessionError, TemplateError, RuleFileError, TableTooLargeError, AddressError, CaptureFormatError, MemoryBudgetError, TablePublishError, BoardError];
+const USER_ERRORS: Array<new (...args: never[]) => Error> = [FilterError, SessionError, TemplateError, RuleFileError, TableTooLargeError, AddressError, CaptureFormatError, MemoryBudgetError, TablePublishError, BoardError];
+// Firmware images, keys and slot directories (firmware/runtime/image/).
+USER_ERRORS.push(ImageError, ImageBuildError, KeyError, SlotError, VersionError);
 const FILE_ERROR_CODES = new Set(['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR', 'EEXIST', 'ENOSPC', 'EROFS', 'EPERM']);
 
 export function isUserError(e: unknown): boolean {
