@@ -198,6 +198,7 @@ test('an active slot whose file changed on disk is not run: the other good slot 
   assert.is(s.active, 'a');
   assert.is(s.slots.b!.status, 'failed');
   assert.match(s.slots.b!.reason!, /does not verify: .*slot-b\.img: the Ed25519 signature does not verify/);
+  assert.equal(s.events.slice(-2).map((e) => [e.event, e.slot]), [['failed', 'b'], ['rolled-back', 'a']]);
 });
 
 test('a corrupt state record: flashing is refused until boot rebuilds it from the slots that verify (newest first, health-checked)', async () => {

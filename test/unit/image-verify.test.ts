@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ImageError, readImage, verifyImage } from '../../firmware/runtime/image/index.ts';
+import { ImageError, readImage, runSelftest, verifyImage } from '../../firmware/runtime/image/index.ts';
 import { loadPublicKey } from '../../firmware/runtime/image/keys.ts';
 import { makeImageKit, openssl, otherBoardFile, type ImageKit } from '../fixtures/image.ts';
 import { twinflow } from '../fixtures/capture.ts';
@@ -255,6 +255,16 @@ test('the bundled runtime runs with node alone, outside the source tree: its ver
   assert.is(report.version, '1.2.3');
   assert.is(report.wasmSha256, layout.manifest.sections[0].sha256);
   assert.ok(report.checks.length >= 6 && report.checks.every((c) => c.ok));
+});
+
+test('selftest checks the board it is given when it is a sim board with a demo session, else the embedded sim board', async () => {
+  const own = await runSelftest(otherBoardFile(kit.dir, 'sim-copy'));
+  assert.is(own.selftest, 'pass', JSON.stringify(own.checks));
+  assert.is(own.board, 'sim-copy');
+  assert.equal(own.checks.map((c) => c.name), ['traffic', 'forwarded:lan', 'delivered:lan', 'forwarded:wan', 'delivered:wan', 'replicas:sniff-client', 'collected:monitor', 'conservation']);
+  const bare = await runSelftest(otherBoardFile(kit.dir, 'no-demo', (b) => { delete b.demo; }));
+  assert.is(bare.selftest, 'pass');
+  assert.is(bare.board, 'sim', 'a board without a demo session is checked on the embedded sim board');
 });
 
 test.run();

@@ -7,13 +7,12 @@ import path from 'node:path';
 import { loadBoard } from '../board.ts';
 import { writeFileAtomic } from './atomic.ts';
 import { buildImage } from './build.ts';
-import { ImageError } from './errors.ts';
+import { ImageBuildError, ImageError, KeyError } from './errors.ts';
 import { isTestOnlyFault, TEST_ONLY_FAULTS, type TestOnlyFault } from './faults.ts';
 import { MAX_IMAGE_BYTES, type Manifest } from './format.ts';
 import { MAX_KEY_FILE_BYTES, loadPublicKey } from './keys.ts';
 import { flashImageBytes, slotsStatus } from './slots.ts';
 import { verifyImage } from './verify.ts';
-import { ImageBuildError, KeyError } from './errors.ts';
 
 /** A board option: a path to a board file names the board in it; anything else is a board name. */
 export function boardName(option: string): string {
@@ -82,8 +81,7 @@ export async function flashCommand(file: string, o: { slots: string; pubkey: str
 export function slotsCommand(dir: string, o: { json?: boolean }): void {
   const s = slotsStatus(dir);
   if (o.json) {
-    const device = s.device ? { ...s.device, publicKey: undefined } : null;
-    process.stdout.write(`${JSON.stringify({ dir: s.dir, device, state: s.state }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
     return;
   }
   const lines: string[] = [];

@@ -46,7 +46,9 @@ function tryTake(file: string): boolean {
     linkSync(temp, file);
     return true;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    // EEXIST: held. ENOENT: the holder cleared temporary files (ours among them) meanwhile.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOENT') return false;
     throw e;
   } finally {
     rmSync(temp, { force: true });

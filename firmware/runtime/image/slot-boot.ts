@@ -7,7 +7,7 @@
 //      itself to the active slot (a "rolled-back" event says why);
 //   2. otherwise the active slot is verified and run (no health check: it passed one before);
 //      an active slot that no longer verifies (changed on disk) is marked failed and the other
-//      slot, if it was good before, is run instead;
+//      slot, if it was good before, is run instead (also a "rolled-back" event);
 //   3. a missing or corrupt state record is rebuilt: every slot that verifies is a candidate,
 //      newest version first, each under a health check.
 // A slot's health check counts as an attempt before it runs, and a slot is tried at most
@@ -108,7 +108,9 @@ export async function selectBootSlot(slotsDir: string, o: Omit<SlotBootOptions, 
         throw e;
       }
     };
+    const failures: { slot: SlotName; reason: string }[] = [];
     const fail = (slot: SlotName, reason: string): void => {
+      failures.push({ slot, reason });
       const rec = state.slots[slot];
       if (rec) {
         rec.status = 'failed';
@@ -137,7 +139,6 @@ export async function selectBootSlot(slotsDir: string, o: Omit<SlotBootOptions, 
       }
     }
 
-    let failedTrial: { slot: SlotName; reason: string } | null = null;
     for (const c of candidates) {
       const rec = state.slots[c.slot];
       const image = verified.get(c.slot) ?? verifyOne(c.slot);
@@ -154,7 +155,6 @@ export async function selectBootSlot(slotsDir: string, o: Omit<SlotBootOptions, 
         if (rec.attempts >= MAX_TRIAL_ATTEMPTS) {
           run.remove();
           fail(c.slot, `its health check did not finish in ${MAX_TRIAL_ATTEMPTS} boots`);
-          failedTrial ??= { slot: c.slot, reason: rec.reason! };
           continue;
         }
         rec.attempts++;
@@ -164,7 +164,6 @@ export async function selectBootSlot(slotsDir: string, o: Omit<SlotBootOptions, 
         if (!health.healthy) {
           run.remove();
           fail(c.slot, `failed its health check: ${health.reason}`);
-          failedTrial ??= { slot: c.slot, reason: health.reason };
           continue;
         }
         rec.status = 'good';
@@ -172,8 +171,8 @@ export async function selectBootSlot(slotsDir: string, o: Omit<SlotBootOptions, 
         state.trial = null;
         events.push({ event: 'promoted', slot: c.slot, version: rec.version, detail: health.reason });
         log(`${label(c.slot, rec)}: ${health.reason}; now the active slot`);
-      } else if (failedTrial) {
-        events.push({ event: 'rolled-back', slot: c.slot, version: rec?.version, detail: `slot ${failedTrial.slot} failed: ${failedTrial.reason}` });
+      } else if (failures.length) {
+        events.push({ event: 'rolled-back', slot: c.slot, version: rec?.version, detail: `slot ${failures[0].slot} ${failures[0].reason}` });
         log(`rolled back to ${label(c.slot, rec)}`);
       }
       state.active = c.slot;
