@@ -5,10 +5,9 @@
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { describeError, isUserError } from './errors.ts';
-
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+import { FIRMWARE_VERSION } from './version.ts';
 
 function integer(min: number, max: number) {
   return (text: string): number => {
@@ -22,8 +21,10 @@ function integer(min: number, max: number) {
 const program = new Command()
   .name('twinflow')
   .description('Router firmware module for remote packet replication: devices register over WCCPv2 and receive GRE/ERSPAN replicas of the packets they ask for, while originals are forwarded unchanged.')
-  .version(pkg.version)
+  .version(FIRMWARE_VERSION)
   .showHelpAfterError('(run with --help for usage)')
+  // Program options (--version) only before the subcommand: `image build --version V` is the image's.
+  .enablePositionalOptions()
   // Usage errors throw (CommanderError) instead of exiting, so they get exit status 2 below.
   .exitOverride();
 
@@ -80,9 +81,74 @@ program
   .option('--demo', 'start with a demo sniff session (sim board)')
   .option('--duration <seconds>', 'stop by itself after this many seconds', integer(1, 86_400))
   .option('--json', 'print the final counters as JSON')
-  .action(async (o: { board: string; demo?: boolean; duration?: number; json?: boolean }) => {
+  .addOption(new Option('--slots <dir>', 'boot the device\'s A/B slots: health-check a newly flashed slot (rolling back if it fails), then run the active slot\'s own runtime on its board').conflicts('board'))
+  .option('--health-timeout <seconds>', 'with --slots: how long a health check may take (default 30)', integer(1, 3600))
+  .action(async (o: { board: string; demo?: boolean; duration?: number; json?: boolean; slots?: string; healthTimeout?: number }) => {
+    if (o.slots !== undefined) {
+      const { bootFromSlots } = await import('./runtime/image/slot-boot.ts');
+      const healthTimeoutMs = o.healthTimeout !== undefined ? o.healthTimeout * 1000 : undefined;
+      await bootFromSlots({ slots: o.slots, demo: o.demo, duration: o.duration, json: o.json, healthTimeoutMs });
+      return;
+    }
     const { bootCommand } = await import('./runtime/boot.ts');
     await bootCommand(o);
+  });
+
+// Firmware images and A/B slots (firmware/runtime/image/, docs/images.md).
+const image = program.command('image').description('firmware images: one signed file with the data plane, the runtime and the board');
+image
+  .command('build')
+  .description('build and sign a firmware image for a board')
+  .requiredOption('--board <name>', 'board (a name in boards/ or a path to a board file); validated, budgets included')
+  .requiredOption('--key <private.pem>', 'Ed25519 private key in PEM (openssl genpkey -algorithm ed25519)')
+  .requiredOption('-o, --output <image>', 'image file to write')
+  .option('--version <version>', 'firmware version MAJOR.MINOR.PATCH (default: package.json\'s)')
+  .addOption(new Option('--test-only-fault <kind>', 'TESTS ONLY: a signed image whose runtime or wasm fails its health check').hideHelp())
+  .action(async (o: { board: string; key: string; output: string; version?: string; testOnlyFault?: string }) => {
+    const { imageBuildCommand } = await import('./runtime/image/commands.ts');
+    await imageBuildCommand(o);
+  });
+image
+  .command('verify')
+  .description('verify a firmware image: layout, checksum, Ed25519 signature, and optionally board and minimum version; exit 0 only for a good image')
+  .argument('<image>', 'image file')
+  .requiredOption('--pubkey <public.pem>', 'Ed25519 public key in PEM (openssl pkey -in KEY -pubout)')
+  .option('--board <name>', 'refuse an image built for another board')
+  .option('--min-version <version>', 'refuse an image older than this version')
+  .option('--json', 'print the manifest as JSON')
+  .action(async (file: string, o: { pubkey: string; board?: string; minVersion?: string; json?: boolean }) => {
+    const { imageVerifyCommand } = await import('./runtime/image/commands.ts');
+    imageVerifyCommand(file, o);
+  });
+program
+  .command('flash')
+  .description('verify an image and write it into the inactive A/B slot, to be tried (health-checked) at the next boot')
+  .argument('<image>', 'image file')
+  .requiredOption('--slots <dir>', 'the device\'s slots directory')
+  .requiredOption('--pubkey <public.pem>', 'Ed25519 public key in PEM; the first flash makes it the key the device trusts')
+  .option('--board <name>', 'first flash: the device\'s board; later: must be the device\'s board')
+  .option('--min-version <version>', 'first flash: the lowest version the device accepts; later: raises it')
+  .action(async (file: string, o: { slots: string; pubkey: string; board?: string; minVersion?: string }) => {
+    const { flashCommand } = await import('./runtime/image/commands.ts');
+    await flashCommand(file, o);
+  });
+program
+  .command('slots')
+  .description('show a slots directory: the device, each slot, the last events')
+  .argument('<dir>', 'the device\'s slots directory')
+  .option('--json', 'print the records as JSON')
+  .action(async (dir: string, o: { json?: boolean }) => {
+    const { slotsCommand } = await import('./runtime/image/commands.ts');
+    slotsCommand(dir, o);
+  });
+program
+  .command('selftest')
+  .description('health check: boot the board in virtual time with its demo sessions and check forwarding, replicas and conservation; exit 0 on a pass')
+  .option('--board <name>', 'board (a sim board with demo sessions; others are checked on the embedded sim board)')
+  .option('--json', 'print the report as one JSON line')
+  .action(async (o: { board?: string; json?: boolean }) => {
+    const { selftestCommand } = await import('./runtime/image/selftest.ts');
+    await selftestCommand(o);
   });
 
 /** A progress bar on stderr for large inputs when stderr is a terminal. */

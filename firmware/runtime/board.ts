@@ -2,7 +2,8 @@
 // which line card owns which port, and the memory, ring and table budgets. It is validated at
 // boot against boards/schema.json (JSON Schema, checked with Ajv) and then for what a schema
 // cannot say (references between ports, line-card coverage, whether the budgets fit); every
-// error names the file and the field.
+// error names the file and the field. The schema is imported (not read from disk), so a bundled
+// runtime (a firmware image, which carries no boards/ directory) validates boards too.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -11,9 +12,9 @@ import { Ajv, type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import { planMemory, MemoryBudgetError, type DataPlaneSpec } from './dataplane.ts';
 import { parseIpv4Prefix, prefixContains } from '../../hal/net/address.ts';
+import SCHEMA from '../../boards/schema.json' with { type: 'json' };
 
 export const BOARDS_DIR = fileURLToPath(new URL('../../boards/', import.meta.url));
-const SCHEMA = JSON.parse(readFileSync(path.join(BOARDS_DIR, 'schema.json'), 'utf8')) as object;
 
 export class BoardError extends Error {
   override readonly name = 'BoardError';
@@ -204,7 +205,8 @@ export function dataPlaneSpec(board: Omit<Board, 'file'> & { file?: string }, ca
   };
 }
 
-/** Names of the boards shipped in boards/. */
+/** Names of the boards shipped in boards/ (none in a bundled runtime, which has no boards/). */
 export function listBoards(): string[] {
+  if (!existsSync(BOARDS_DIR)) return [];
   return readdirSync(BOARDS_DIR).filter((f) => f.endsWith('.json') && f !== 'schema.json').map((f) => f.slice(0, -5)).sort();
 }

@@ -24,7 +24,8 @@ export interface BootOptions {
   readonly json?: boolean;
 }
 
-interface RunningCard {
+/** A line card of a booted board, its sim endpoints by port name, and its published sessions. */
+export interface RunningCard {
   readonly card: LineCard;
   readonly endpoints: Map<string, SimEndpoint>;
   readonly sessions: SessionSpec[];
@@ -97,7 +98,8 @@ function demoSessions(board: Board, card: number, demo: readonly DemoSession[]):
   return out;
 }
 
-function snapshot(board: Board, running: RunningCard[]) {
+/** Counters of every port, session, driver and endpoint, and the conservation violations. */
+export function snapshot(board: Board, running: RunningCard[]) {
   const ports: Record<string, CounterSet> = {};
   const sessions: Record<string, CounterSet> = {};
   const endpoints: Record<string, Record<string, number>> = {};
@@ -115,7 +117,7 @@ function snapshot(board: Board, running: RunningCard[]) {
   return { board: board.name, ports, sessions, drivers, endpoints, global, violations: conservationViolations(ports, sessions) };
 }
 
-type Snapshot = ReturnType<typeof snapshot>;
+export type Snapshot = ReturnType<typeof snapshot>;
 
 function render(s: Snapshot, seconds: number, tty: boolean): string {
   const lines: string[] = [];
@@ -138,19 +140,24 @@ function render(s: Snapshot, seconds: number, tty: boolean): string {
   return lines.join('\n');
 }
 
-export async function bootCommand(o: BootOptions): Promise<void> {
-  const board = loadBoard(o.board);
-  const running: RunningCard[] = board.lineCards.map((lc, c) => {
+/** Builds every line card of a board with its port drivers; with `demo`, publishes the board's demo sessions. */
+export function startCards(board: Board, demo: boolean): RunningCard[] {
+  return board.lineCards.map((lc, c) => {
     const endpoints = new Map<string, SimEndpoint>();
     const ports = lc.ports.map((name) => {
       const port = board.ports.find((p) => p.name === name)!;
       return { name, driver: driverFor(board, port, endpoints) };
     });
     const card = LineCard.create(dataPlaneSpec(board, c), ports);
-    const sessions = o.demo ? demoSessions(board, c, board.demo ?? []) : [];
+    const sessions = demo ? demoSessions(board, c, board.demo ?? []) : [];
     if (sessions.length) card.dp.publish(compileTables(sessions).bank.image);
     return { card, endpoints, sessions };
   });
+}
+
+export async function bootCommand(o: BootOptions): Promise<void> {
+  const board = loadBoard(o.board);
+  const running = startCards(board, o.demo === true);
   if (o.demo && !(board.demo ?? []).length) process.stderr.write(`twinflow: board "${board.name}" defines no demo sessions\n`);
 
   let stop = false;

@@ -1,6 +1,9 @@
 // Loads the data-plane module (build/dataplane.wasm, built by `npm run build`, which `npm install`
 // runs) and gives it a typed face. The module has no imports: an instance is its memory plus the
 // exported functions below. Compiled once per process; instantiated once per line card.
+//
+// A bundled runtime (a firmware image's slot) carries its wasm beside itself and says so with
+// useDataplaneWasm() before anything compiles; the source tree uses build/dataplane.wasm.
 
 import { readFileSync, existsSync } from 'node:fs';
 import v8 from 'node:v8';
@@ -24,9 +27,28 @@ export interface DataplaneExports {
   readonly ingestErrorAt: WebAssembly.Global;
 }
 
+/** Every export DataplaneExports names: a module without all of them is not the data plane. */
+export const DATAPLANE_EXPORTS: readonly (keyof DataplaneExports)[] = [
+  'memory', 'heapBase', 'init', 'process', 'classifyTuples', 'tupleScratchBytes',
+  'pcapIngest', 'pcapEmit', 'pcapngEmit', 'ingestError', 'ingestErrorAt',
+];
+
+/** The release build in the source tree (`npm run build`). */
 export const WASM_PATH = fileURLToPath(new URL('../../build/dataplane.wasm', import.meta.url));
 
+let wasmPath = WASM_PATH;
 let compiled: WebAssembly.Module | undefined;
+
+/** Loads the data plane from `file` instead of the source tree's build; call before first use. */
+export function useDataplaneWasm(file: string): void {
+  if (compiled) throw new Error('the data-plane module is already compiled');
+  wasmPath = file;
+}
+
+/** The file the data plane is (or will be) compiled from. */
+export function dataplaneWasmPath(): string {
+  return wasmPath;
+}
 
 /** The compiled module; a clear error when the build is missing. */
 export function dataplaneModule(): WebAssembly.Module {
@@ -35,10 +57,14 @@ export function dataplaneModule(): WebAssembly.Module {
     // TurboFan costs a few milliseconds, while V8's baseline tier would run the first hundred
     // thousand packets of a replay at about half speed before tiering up.
     v8.setFlagsFromString('--no-liftoff');
-    if (!existsSync(WASM_PATH)) {
-      throw new Error(`${path.relative(process.cwd(), WASM_PATH)} is missing: run "npm run build" (npm install does it)`);
+    if (!existsSync(wasmPath)) {
+      throw new Error(`${path.relative(process.cwd(), wasmPath)} is missing: run "npm run build" (npm install does it)`);
     }
-    compiled = new WebAssembly.Module(readFileSync(WASM_PATH));
+    const module = new WebAssembly.Module(readFileSync(wasmPath));
+    const exported = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
+    const missing = DATAPLANE_EXPORTS.filter((name) => !exported.has(name));
+    if (missing.length) throw new Error(`${path.relative(process.cwd(), wasmPath)} is not the data plane (missing exports: ${missing.join(', ')})`);
+    compiled = module;
   }
   return compiled;
 }
