@@ -268,9 +268,7 @@ export class DataPlane {
    * Returns the new table version. Throws TablePublishError when the image does not fit a bank.
    */
   publish(image: Uint8Array): number {
-    if (image.length > this.spec.bankBytes) {
-      throw new TablePublishError(`tables need ${image.length} bytes but a bank holds ${this.spec.bankBytes}: raise the board's table budget or reduce rules`);
-    }
+    this.checkFits(image);
     const c = this.map.control;
     const active = this.u32[(c + Control.ActiveBank) >>> 2];
     const target = active === 0 ? 1 : 0;
@@ -279,6 +277,13 @@ export class DataPlane {
     this.u32[(c + Control.TableVersion) >>> 2] = version;
     this.u32[(c + Control.ActiveBank) >>> 2] = target;
     return version;
+  }
+
+  /** Throws TablePublishError when an image does not fit a bank. */
+  checkFits(image: Uint8Array): void {
+    if (image.length > this.spec.bankBytes) {
+      throw new TablePublishError(`tables need ${image.length} bytes but a bank holds ${this.spec.bankBytes}: raise the board's table budget or reduce rules`);
+    }
   }
 
   /** Runs the hot path over at most `maxBatch` packets (bounded by free originals-ring space). */

@@ -38,8 +38,7 @@ import { parseIpv4Prefix } from './net/address.ts';
 import * as L from './sessions/limits.ts';
 import type { Board } from '../runtime/board.ts';
 import { dataPlaneSpec } from '../runtime/board.ts';
-import type { LineCard } from '../runtime/linecard.ts';
-import { portCounters, sessionCounters } from '../runtime/counters.ts';
+import type { CardSet } from '../runtime/cards.ts';
 
 /** What the router needs of the WCCP router (firmware/shell/wccp/router: WccpRouter fits). */
 export interface WccpView {
@@ -67,9 +66,8 @@ export interface StateStore {
 
 export interface RouterOptions {
   readonly board: Board;
-  /** The line card the router drives and its index in the board. */
-  readonly card: LineCard;
-  readonly cardIndex?: number;
+  /** The line cards the router drives. */
+  readonly cards: CardSet;
   readonly config: RouterConfig;
   readonly version: string;
   /** Milliseconds, monotonic enough for lifetimes (default Date.now). */
@@ -100,9 +98,8 @@ export class Router implements RouterControl {
     this.clock = o.clock ?? Date.now;
     this.started = this.clock();
     this.log = o.log ?? (() => {});
-    const card = o.card;
-    const lc = o.board.lineCards[o.cardIndex ?? 0];
-    const slots = card.dp.spec.sessionSlots;
+    const cards = o.cards;
+    const slots = cards.sessionSlots;
     const b = o.board.limits ?? {};
     this.boardLimits = {
       sessions: slots,
@@ -116,15 +113,15 @@ export class Router implements RouterControl {
     for (const s of o.config.services) this.allowlists.set(s.id, [...s.allow]);
     this.manager = new SessionManager({
       slots,
-      resolve: boardPlacement(o.board, lc.ports),
-      publish: (t) => card.dp.publish(t.bank.image),
+      resolve: boardPlacement(o.board, cards.portNames),
+      publish: (t) => cards.publish(t.bank.image),
       release: (slot, port) => this.draining.set(slot, port),
       retire: (slot) => {
         this.draining.delete(slot);
-        card.dp.discardHeld(slot);
+        cards.discardHeld(slot);
       },
-      counters: (slot) => sessionCounters(card.dp, slot),
-      resetSlot: (slot) => card.dp.resetSessionSlot(slot),
+      counters: (slot) => cards.sessionCounters(slot),
+      resetSlot: (slot) => cards.resetSessionSlot(slot),
     });
     this.wccpHooks = {
       usable: (device, service) => this.onUsable(device, service),
@@ -157,8 +154,7 @@ export class Router implements RouterControl {
     const ended = this.manager.tick(nowMs);
     for (const name of ended) this.log(`session ${name}: lifetime ended`);
     for (const [slot, port] of this.draining) {
-      this.o.card.dp.releaseHeld(slot, port);
-      if (this.o.card.dp.hold[slot].used() === 0) this.draining.delete(slot);
+      if (this.o.cards.releaseHeld(slot, port) === 0) this.draining.delete(slot);
     }
   }
 
@@ -230,18 +226,14 @@ export class Router implements RouterControl {
       board: this.o.board.name,
       version: this.o.version,
       uptimeSeconds: Math.floor((this.clock() - this.started) / 1000),
-      tableVersion: this.o.card.dp.tableVersion,
+      tableVersion: this.o.cards.tableVersion,
     };
   }
 
   counters(): CountersReport {
-    const card = this.o.card;
-    const ports: Record<string, Record<string, number>> = {};
+    const ports = this.o.cards.portCounters();
     const drivers: Record<string, Record<string, number>> = {};
-    card.ports.forEach((p, i) => {
-      ports[p.name] = portCounters(card.dp, i);
-      drivers[p.name] = { ...p.counters };
-    });
+    for (const [name, c] of Object.entries(this.o.cards.driverCounters())) drivers[name] = { ...c };
     const sessions: Record<string, Record<string, number>> = {};
     for (const s of this.manager.list()) sessions[s.name] = s.counters;
     return { ports, sessions, drivers, wccp: this.wccp?.counters() ?? {}, management: this.managementCounters() };
@@ -322,9 +314,8 @@ export class Router implements RouterControl {
     if (typeof packet !== 'object' || packet === null) throw new ControlError('packet', 'must be a packet description');
     const tables = this.manager.tables();
     if (!tables) throw new ControlError('packet', 'no tables are running yet');
-    const cardIndex = this.o.cardIndex ?? 0;
-    const spec = dataPlaneSpec(this.o.board, cardIndex);
-    const macs = this.o.board.lineCards[cardIndex].ports.map((n) => this.o.board.ports.find((p) => p.name === n)!.mac);
+    const spec = dataPlaneSpec(this.o.board, 0);
+    const macs = this.o.cards.portNames.map((n) => this.o.board.ports.find((p) => p.name === n)!.mac);
     return explainPacket(packet, { tables, spec, portMacs: macs });
   }
 

@@ -9,6 +9,7 @@ import { loadBoard, dataPlaneSpec, type Board } from '../../firmware/runtime/boa
 import { LineCard } from '../../firmware/runtime/linecard.ts';
 import { MemoryPortDriver } from '../../hal/drivers/memory/driver.ts';
 import { Router } from '../../firmware/shell/router.ts';
+import { LocalCards } from '../../firmware/runtime/cards.ts';
 import { ControlError } from '../../firmware/shell/control.ts';
 import { SessionError } from '../../firmware/shell/sessions/compile.ts';
 import type { RouterConfig } from '../../firmware/shell/config/types.ts';
@@ -46,7 +47,7 @@ function rig(cfg: RouterConfig = config()): Rig {
   const drivers = board.lineCards[0].ports.map(() => new MemoryPortDriver());
   const card = LineCard.create(dataPlaneSpec(board, 0), board.lineCards[0].ports.map((name, i) => ({ name, driver: drivers[i] })));
   const r: Rig = { board, card, drivers, router: undefined as unknown as Router, now: 1_000 };
-  (r as { router: Router }).router = new Router({ board, card, config: cfg, version: 'test', clock: () => r.now });
+  (r as { router: Router }).router = new Router({ board, cards: new LocalCards([card]), config: cfg, version: 'test', clock: () => r.now });
   return r;
 }
 
