@@ -151,6 +151,34 @@ program
     await selftestCommand(o);
   });
 
+// The remote device (firmware/peer/): register with routers, receive replicas, write pcapng.
+program
+  .command('peer')
+  .description('the remote device: register with one or more routers over WCCPv2, ask for the packets a filter names, and write the replicas the routers send as pcapng (a file, or - for stdout: wireshark -k -i -)')
+  .requiredOption('--router <ipv4>', 'a router to register with (repeat for several)', (v: string, prev: string[] = []) => [...prev, v])
+  .requiredOption('--match <expr>', 'the packets wanted, in tcpdump-style filter syntax')
+  .requiredOption('--out <file>', 'pcapng file to write, or - for stdout')
+  .option('--address <ipv4>', "this device's address (default: the one the kernel uses towards the first router)")
+  .option('--service <id>', 'WCCP service group: 0..50 well-known, 51..255 dynamic', integer(0, 255), 90)
+  .option('--password <text>', "the service group's MD5 password (at most 8 characters)")
+  .addOption(new Option('--mode <mode>', 'what the router does with the packets').choices(['sniff', 'dup', 'race', 'redirect']).default('sniff'))
+  .addOption(new Option('--encap <kind>', 'replica encapsulation').choices(['gre', 'erspan2', 'erspan3', 'gre-seq']).default('gre'))
+  .option('--snaplen <bytes>', 'keep at most this many bytes of each packet (0: all, else 64..65535)', integer(0, 65535), 0)
+  .option('--sample <n>', 'one replica in n matching packets', integer(1, 2 ** 32 - 1), 1)
+  .option('--rate-pps <n>', 'at most this many replicas per second (0: no limit)', integer(0, 2 ** 32 - 1), 0)
+  .option('--rate-bps <n>', 'at most this many replica bits per second (0: no limit)', integer(0, Number.MAX_SAFE_INTEGER), 0)
+  .option('--lifetime <seconds>', 'the session ends by itself after this long (0: while registered)', integer(0, 2 ** 32 - 1), 0)
+  .option('--label <text>', 'a name for the session on the router')
+  .option('--duration <seconds>', 'stop by itself after this many seconds', integer(1, 86_400 * 365))
+  .option('--count <n>', 'stop after writing this many replicas', integer(1, Number.MAX_SAFE_INTEGER))
+  .option('--json', 'print the final counters as JSON (not with --out -)')
+  .addOption(new Option('--router-port <port>', 'UDP port of the routers (tests)').argParser(integer(1, 65535)).hideHelp())
+  .addOption(new Option('--port <port>', "this device's WCCP port (tests)").argParser(integer(1, 65535)).hideHelp())
+  .action(async (o: Omit<import('./peer/command.ts').PeerOptions, 'router' | 'ratePps' | 'rateBps'> & { router: string[]; ratePps: number; rateBps: number }) => {
+    const { peerCommand } = await import('./peer/command.ts');
+    await peerCommand(o);
+  });
+
 /** A progress bar on stderr for large inputs when stderr is a terminal. */
 function progressBar(input: string): { update: (done: number, total: number) => void; stop: () => void } | undefined {
   const LARGE = 32 << 20;

@@ -14,12 +14,14 @@ import { InterfaceError } from '../hal/drivers/linux/errors.ts';
 import { LinuxAddonError } from '../hal/drivers/linux/native.ts';
 import { WccpConfigError } from './shell/wccp/router/config.ts';
 import { ImageBuildError, ImageError, KeyError, SlotError, VersionError } from './runtime/image/errors.ts';
+import { PeerOptionError } from './peer/command.ts';
 
 const USER_ERRORS: ReadonlyArray<new (...args: never[]) => Error> = [
   FilterError, SessionError, TemplateError, RuleFileError, TableTooLargeError, AddressError, CaptureFormatError,
   MemoryBudgetError, TablePublishError, BoardError, InterfaceError, LinuxAddonError, WccpConfigError,
   // Firmware images, keys and slot directories (firmware/runtime/image/).
   ImageError, ImageBuildError, KeyError, SlotError, VersionError,
+  PeerOptionError,
 ];
 const FILE_ERROR_CODES = new Set(['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR', 'EEXIST', 'ENOSPC', 'EROFS', 'EPERM']);
 

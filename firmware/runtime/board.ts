@@ -41,6 +41,8 @@ export interface BoardPort {
   readonly crossConnect?: string;
   readonly interface?: string;
   readonly endpoint?: EndpointConfig;
+  /** The router runs without this port (down, counted) when its medium cannot be opened. */
+  readonly optional?: boolean;
 }
 
 export interface DemoSession {

@@ -13,6 +13,7 @@ import { HostPortDriver } from '../../hal/drivers/host/driver.ts';
 import { ClientGroup, Collector, ServerGroup, type ClientGroupConfig, type CollectorConfig, type ServerGroupConfig } from '../../hal/drivers/sim/index.ts';
 import type { SimEndpoint } from '../../hal/drivers/sim/endpoint.ts';
 import type { PortDriver } from '../../hal/driver.ts';
+import { OptionalPortDriver } from '../../hal/drivers/absent/driver.ts';
 import { compileTables, type SessionSpec } from '../shell/sessions/compile.ts';
 import { parseIpv4, parseIpv4Prefix, parseMac } from '../shell/net/address.ts';
 import { conservationViolations, globalCounters, portCounters, sessionCounters, type CounterSet } from './counters.ts';
@@ -45,6 +46,16 @@ function endpointFor(board: Board, port: BoardPort, i: number): SimEndpoint {
 }
 
 function driverFor(board: Board, port: BoardPort, endpoints: Map<string, SimEndpoint>): PortDriver {
+  if (port.optional) {
+    // The port may be missing on this machine: the router runs with it down (counted).
+    return new OptionalPortDriver(() => mediumDriver(board, port, endpoints), (reason) => {
+      process.stderr.write(`twinflow: port "${port.name}" is down: ${reason}\n`);
+    });
+  }
+  return mediumDriver(board, port, endpoints);
+}
+
+function mediumDriver(board: Board, port: BoardPort, endpoints: Map<string, SimEndpoint>): PortDriver {
   const i = board.ports.indexOf(port);
   switch (port.driver) {
     case 'sim': {

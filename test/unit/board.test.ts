@@ -42,7 +42,7 @@ const BAD: Array<[string, (b: any) => void, RegExp]> = [
   ['duplicate port name', (b) => { b.ports[1].name = 'lan'; }, /: ports\.1\.name: "lan" is used by two ports/],
   ['cross-connect to a missing port', (b) => { b.ports[0].crossConnect = 'dmz'; }, /: ports\.0\.crossConnect: no port named "dmz"/],
   ['port in two line cards', (b) => { b.lineCards.push({ name: 'lc1', ports: ['lan'] }); }, /: lineCards\.1\.ports\.0: port "lan" is already owned by line card "lc0"/],
-  ['port in no line card', (b) => { b.lineCards[0].ports.pop(); }, /: lineCards: port "monitor" belongs to no line card/],
+  ['port in no line card', (b) => { b.lineCards[0].ports.pop(); }, /: lineCards: port "uplink" belongs to no line card/],
   ['sim port without endpoint', (b) => { delete b.ports[2].endpoint; }, /: ports\.2\.endpoint: a sim port needs an endpoint/],
   ['memory budget too small for the frames', (b) => { b.memoryBudgetMiB = 4; b.frames.rx = 8192; }, /: memoryBudgetMiB: data plane needs [\d.]+ MiB .* budget is 4\.0 MiB/],
   ['demo session on a missing port', (b) => { b.demo[0].port = 'dmz'; }, /: demo\.0\.port: no port named "dmz"/],

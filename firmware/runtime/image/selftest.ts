@@ -48,8 +48,9 @@ export interface SelftestReport {
   readonly checks: readonly SelftestCheck[];
 }
 
+/** A board the check can run as it is: simulated ports (optional real ones may stay down) and a demo session. */
 function simulatable(board: Board): boolean {
-  return board.ports.every((p) => p.driver === 'sim') && (board.demo ?? []).length > 0;
+  return board.ports.every((p) => p.driver === 'sim' || p.optional === true) && (board.demo ?? []).length > 0;
 }
 
 /** Runs the health check on `boardFile` (default: the embedded sim board). */

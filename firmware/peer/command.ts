@@ -1,0 +1,149 @@
+// `twinflow peer`: the seed's remote device as a command. It registers with one or more routers
+// over WCCPv2 (firmware/shell/wccp/device.ts) asking for the packets a filter names, keeps the
+// registration alive, receives the GRE or ERSPAN replicas (receiver.ts) and writes them as pcapng
+// (capture.ts) to a file or to stdout, with live counters on stderr.
+//
+// Contract: bad options are one clear line and exit status 2 (PeerOptionError); the device stops
+// cleanly on SIGINT/SIGTERM, after --duration seconds or --count replicas, and the capture is
+// always closed and complete.
+
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import { WccpDevice, type RouterLinkState } from '../shell/wccp/device.ts';
+import type { ReplicationRequest } from '../shell/wccp/extension.ts';
+import { MAX_WELL_KNOWN_SERVICE_ID, WCCP_PORT } from '../shell/wccp/constants.ts';
+import { compileFilter, FilterError } from '../shell/filter/index.ts';
+import { parseIpv4 } from '../../hal/net/address.ts';
+import { ReplicaReceiver, RECEIVER_COUNTERS } from './receiver.ts';
+import { PeerCapture } from './capture.ts';
+import type { ReplicaEncap } from '../../hal/drivers/sim/decap.ts';
+
+export type PeerMode = 'sniff' | 'dup' | 'race' | 'redirect';
+
+export interface PeerOptions {
+  readonly router: readonly string[];
+  readonly match: string;
+  readonly out: string;
+  readonly address?: string;
+  readonly service: number;
+  readonly password?: string;
+  readonly mode: PeerMode;
+  readonly encap: ReplicaEncap;
+  readonly snaplen: number;
+  readonly sample: number;
+  readonly ratePps: number;
+  readonly rateBps: number;
+  readonly lifetime: number;
+  readonly label?: string;
+  readonly duration?: number;
+  readonly count?: number;
+  readonly json?: boolean;
+  /** UDP port of the routers (2048; tests on one machine may not have it). */
+  readonly routerPort?: number;
+  /** The device's own WCCP port (2048 by default). */
+  readonly port?: number;
+}
+
+export class PeerOptionError extends Error {
+  override readonly name = 'PeerOptionError';
+}
+
+const WIRE_ENCAP: Record<ReplicaEncap, ReplicationRequest['encapsulation']> = { gre: 'gre-wccp', erspan2: 'erspan2', erspan3: 'erspan3', 'gre-seq': 'gre-seq' };
+const STATUS_MS = 1000;
+/** Longest a filter in a registration may be (docs/protocol.md). */
+const MAX_FILTER_BYTES = 1024;
+
+/** The local address the kernel would send to `router` from (what the router sees us as). */
+async function addressTowards(router: string, port: number): Promise<string> {
+  const s = dgram.createSocket('udp4');
+  try {
+    s.connect(port, router);
+    await once(s, 'connect');
+    return s.address().address;
+  } finally {
+    s.close();
+  }
+}
+
+function checkOptions(o: PeerOptions): void {
+  if (o.router.length === 0) throw new PeerOptionError('--router: give at least one router address');
+  for (const r of o.router) if (parseIpv4(r) === null) throw new PeerOptionError(`--router: "${r}" is not an IPv4 address`);
+  if (new Set(o.router).size !== o.router.length) throw new PeerOptionError('--router: the same router twice');
+  if (o.address !== undefined && parseIpv4(o.address) === null) throw new PeerOptionError(`--address: "${o.address}" is not an IPv4 address`);
+  if (new TextEncoder().encode(o.match).length > MAX_FILTER_BYTES) throw new PeerOptionError(`--match: at most ${MAX_FILTER_BYTES} bytes travel in a registration`);
+  try {
+    compileFilter(o.match);
+  } catch (e) {
+    if (e instanceof FilterError) throw new PeerOptionError(`--match: ${e.message.replace(/^filter: /, '')}`);
+    throw e;
+  }
+  if (o.mode === 'redirect' && (o.encap !== 'gre' || o.snaplen !== 0)) throw new PeerOptionError('--mode redirect: the router diverts whole packets with GRE (no --encap, no --snaplen)');
+  if (o.mode === 'dup' && o.encap !== 'gre-seq') throw new PeerOptionError('--mode dup: use --encap gre-seq (the far end needs the sequence numbers)');
+}
+
+export async function peerCommand(o: PeerOptions): Promise<void> {
+  checkOptions(o);
+  const routerPort = o.routerPort ?? WCCP_PORT;
+  const address = o.address ?? await addressTowards(o.router[0], routerPort);
+  if (o.router.includes(address) && (o.port ?? WCCP_PORT) === routerPort) {
+    throw new PeerOptionError(`--address: the router ${address} is this machine's own address; give the device another one (on loopback, --address 127.0.0.2)`);
+  }
+  const request: ReplicationRequest = {
+    mode: o.mode, encapsulation: WIRE_ENCAP[o.encap], filter: o.match, snaplen: o.snaplen, sample: o.sample,
+    ratePps: o.ratePps, rateBps: o.rateBps, lifetime: o.lifetime, ...(o.label !== undefined ? { label: o.label } : {}),
+  };
+  const toStdout = o.out === '-';
+  const say = (line: string): void => { process.stderr.write(`twinflow peer: ${line}\n`); };
+
+  const capture = new PeerCapture(toStdout ? process.stdout : o.out, o.router, o.encap);
+  let stop: (() => void) | undefined;
+  const stopped = new Promise<void>((resolve) => { stop = resolve; });
+  const receiver = new ReplicaReceiver({
+    address,
+    routers: o.router,
+    onReplica: (r) => {
+      capture.write(r);
+      if (o.count !== undefined && capture.written >= o.count) stop!();
+    },
+  });
+  const device = new WccpDevice({
+    address,
+    ...(o.port !== undefined ? { port: o.port } : {}),
+    routers: o.router,
+    routerPort,
+    service: { id: o.service, type: o.service <= MAX_WELL_KNOWN_SERVICE_ID ? 'standard' : 'dynamic' },
+    ...(o.password !== undefined ? { password: o.password } : {}),
+    request,
+    onState: (router: string, state: RouterLinkState) => say(`router ${router}: ${state}`),
+    log: say,
+  });
+
+  const onSignal = (): void => stop!();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const timers: NodeJS.Timeout[] = [];
+  try {
+    receiver.start();
+    await device.start();
+    say(`registered as ${address} with ${o.router.join(', ')} (service ${o.service}, ${o.mode} "${o.match}", ${o.encap}); writing ${toStdout ? 'pcapng to stdout' : o.out}`);
+    if (o.duration !== undefined) timers.push(setTimeout(() => stop!(), o.duration * 1000));
+    if (process.stderr.isTTY) timers.push(setInterval(() => process.stderr.write(`\r${status(receiver.counters())}   `), STATUS_MS));
+    await stopped;
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await device.stop();
+    receiver.drain();
+    receiver.close();
+    await capture.close();
+  }
+  const c = receiver.counters();
+  const final = { address, routers: device.states(), written: capture.written, receiver: c, wccp: device.counters() };
+  if (o.json && !toStdout) process.stdout.write(`${JSON.stringify(final, null, 2)}\n`);
+  else say(`stopped: ${capture.written} written; ${status(c)}`);
+}
+
+function status(c: Record<keyof typeof RECEIVER_COUNTERS, number>): string {
+  return `received ${c.received}  lost ${c.lost}  reordered ${c.reordered}  truncated ${c.truncated}  malformed ${c.malformed}  not_from_router ${c.not_from_router}`;
+}
