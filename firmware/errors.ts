@@ -10,8 +10,14 @@ import { AddressError } from './shell/net/address.ts';
 import { CaptureFormatError } from '../hal/drivers/pcap/format/index.ts';
 import { MemoryBudgetError, TablePublishError } from './runtime/dataplane.ts';
 import { BoardError } from './runtime/board.ts';
+import { ConfigError } from './shell/config/load.ts';
+import { StateError } from './shell/config/state.ts';
+import { KeyFileError } from './shell/mgmt/keyfile.ts';
+import { ManagementError } from './shell/mgmt/protocol.ts';
+import { ManagementConnectionError } from './shell/mgmt/client.ts';
 
-const USER_ERRORS = [FilterError, SessionError, TemplateError, RuleFileError, TableTooLargeError, AddressError, CaptureFormatError, MemoryBudgetError, TablePublishError, BoardError];
+const USER_ERRORS = [FilterError, SessionError, TemplateError, RuleFileError, TableTooLargeError, AddressError, CaptureFormatError, MemoryBudgetError, TablePublishError, BoardError,
+  ConfigError, StateError, KeyFileError, ManagementError, ManagementConnectionError];
 const FILE_ERROR_CODES = new Set(['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR', 'EEXIST', 'ENOSPC', 'EROFS', 'EPERM']);
 
 export function isUserError(e: unknown): boolean {
