@@ -15,9 +15,10 @@ import { StateError } from './shell/config/state.ts';
 import { KeyFileError } from './shell/mgmt/keyfile.ts';
 import { ManagementError } from './shell/mgmt/protocol.ts';
 import { ManagementConnectionError } from './shell/mgmt/client.ts';
+import { CtlUsageError } from './shell/mgmt/ctl-command.ts';
 
 const USER_ERRORS = [FilterError, SessionError, TemplateError, RuleFileError, TableTooLargeError, AddressError, CaptureFormatError, MemoryBudgetError, TablePublishError, BoardError,
-  ConfigError, StateError, KeyFileError, ManagementError, ManagementConnectionError];
+  ConfigError, StateError, KeyFileError, ManagementError, ManagementConnectionError, CtlUsageError];
 const FILE_ERROR_CODES = new Set(['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR', 'EEXIST', 'ENOSPC', 'EROFS', 'EPERM']);
 
 export function isUserError(e: unknown): boolean {

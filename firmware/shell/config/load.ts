@@ -33,7 +33,8 @@ const validateConfig = ajv.getSchema(CONFIG_SCHEMA_ID)!;
 /** Reads, validates and completes a configuration file; throws ConfigError. */
 export function loadRouterConfig(file: string): RouterConfig {
   const absolute = path.resolve(file);
-  const shown = path.relative(process.cwd(), absolute) || absolute;
+  const rel = path.relative(process.cwd(), absolute);
+  const shown = rel && !rel.startsWith('..') ? rel : absolute;
   let text: string;
   try {
     const st = statSync(absolute);

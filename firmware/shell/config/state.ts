@@ -27,7 +27,11 @@ export class StateError extends Error {
 
 const validateStateSchema = createAjv(false).getSchema(`${CONFIG_SCHEMA_ID}#/definitions/state`)!;
 
-const shown = (file: string): string => path.relative(process.cwd(), path.resolve(file)) || file;
+/** A path as messages show it: relative to the working directory when below it, else absolute. */
+const shown = (file: string): string => {
+  const rel = path.relative(process.cwd(), path.resolve(file));
+  return rel && !rel.startsWith('..') ? rel : path.resolve(file);
+};
 
 /** Checks a state as strictly as a configuration file; throws InvalidField. */
 export function validateState(data: unknown): RouterState {

@@ -43,7 +43,11 @@ export class KeyFileError extends Error {
   }
 }
 
-const shown = (file: string): string => path.relative(process.cwd(), path.resolve(file)) || file;
+/** A path as messages show it: relative to the working directory when below it, else absolute. */
+const shown = (file: string): string => {
+  const rel = path.relative(process.cwd(), path.resolve(file));
+  return rel && !rel.startsWith('..') ? rel : path.resolve(file);
+};
 
 /** Parses key file text; `file` only names it in errors. */
 export function parseKeyFile(text: string, file: string): ManagementKey {
