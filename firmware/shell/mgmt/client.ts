@@ -9,7 +9,7 @@
 
 import tls, { type TLSSocket } from 'node:tls';
 import { decodeValue, encodeValue, MsgpackError } from '../msgpack.ts';
-import { encodeFrame, FrameReader, FrameTooLarge } from './framing.ts';
+import { encodeFrame, FrameReader } from './framing.ts';
 import { readKeyFile, type ManagementKey } from './keyfile.ts';
 import { CALL_TIMEOUT_MS, CONNECT_TIMEOUT_MS, MAX_RESPONSE_BYTES } from './limits.ts';
 import { ManagementError, MAX_REQUEST_ID } from './protocol.ts';
@@ -129,14 +129,9 @@ export class ManagementClient {
   }
 
   private receive(chunk: Buffer): void {
-    let frames: Buffer[];
-    try {
-      frames = this.reader.push(chunk);
-    } catch (e) {
-      if (e instanceof FrameTooLarge) return this.fail(new ManagementConnectionError(`the router sent a ${e.length}-byte answer, more than the ${e.max} accepted`));
-      throw e;
-    }
+    const { frames, tooLarge } = this.reader.push(chunk);
     for (const f of frames) this.answer(f);
+    if (tooLarge) this.fail(new ManagementConnectionError(`the router sent a ${tooLarge.length}-byte answer, more than the ${tooLarge.max} accepted`));
   }
 
   private answer(payload: Buffer): void {

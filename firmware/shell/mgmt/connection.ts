@@ -13,7 +13,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { Dispatcher, Handled } from './dispatch.ts';
 import type { ManagementCounters } from './counters.ts';
-import { encodeFrame, FrameReader, FrameTooLarge } from './framing.ts';
+import { encodeFrame, FrameReader, type FrameTooLarge } from './framing.ts';
 import type { ManagementLimits } from './limits.ts';
 import { MAX_RESPONSE_BYTES } from './limits.ts';
 import type { ConnectionContext } from './methods.ts';
@@ -63,19 +63,14 @@ export class ManagementConnection {
 
   private receive(chunk: Buffer): void {
     if (this.stopped) return;
-    let frames: Buffer[];
-    try {
-      frames = this.reader.push(chunk);
-    } catch (e) {
-      if (!(e instanceof FrameTooLarge)) throw e;
+    const { frames, tooLarge } = this.reader.push(chunk);
+    for (const payload of frames) this.queue.push({ kind: 'request', payload, limited: !this.bucket.take(this.now()) });
+    if (tooLarge) {
       this.counters.refuse('oversize');
       this.stopped = true;
       this.socket.pause();
-      this.queue.push({ kind: 'oversize', error: e });
-      void this.run();
-      return;
+      this.queue.push({ kind: 'oversize', error: tooLarge });
     }
-    for (const payload of frames) this.queue.push({ kind: 'request', payload, limited: !this.bucket.take(this.now()) });
     this.flowControl();
     void this.run();
   }

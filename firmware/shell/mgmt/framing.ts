@@ -7,9 +7,10 @@
 //
 // Contract: FrameReader takes a byte stream cut anywhere (TCP segments, TLS records) and returns
 // whole payloads in order. The length is checked against the reader's cap as soon as its four
-// bytes are in, before any of the payload is kept: a larger announcement throws FrameTooLarge and
-// the reader is then unusable (the stream cannot be resynchronised without reading what the
-// peer claims to send, so the connection must close). Memory held: at most one frame under
+// bytes are in, before any of the payload is kept: a larger announcement ends the stream (the
+// frames completed before it are still returned, with the FrameTooLarge); the reader then takes
+// no more bytes, since the stream cannot be resynchronised without reading what the peer claims
+// to send, so the connection must close. Memory held: at most one frame under
 // assembly plus the unread tail of the last chunk pushed.
 
 export const LENGTH_BYTES = 4;
@@ -42,13 +43,16 @@ export class FrameReader {
     return this.total;
   }
 
-  /** Feeds bytes; returns the payloads completed by them (possibly none, possibly several). */
-  push(chunk: Uint8Array): Buffer[] {
+  /**
+   * Feeds bytes; returns the payloads completed by them (possibly none, possibly several) and,
+   * if a header announced too much, that error (nothing after it is read, now or later).
+   */
+  push(chunk: Uint8Array): { frames: Buffer[]; tooLarge: FrameTooLarge | null } {
     if (this.broken) throw new Error('FrameReader used after FrameTooLarge');
-    if (chunk.length === 0) return [];
+    const frames: Buffer[] = [];
+    if (chunk.length === 0) return { frames, tooLarge: null };
     this.chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     this.total += chunk.length;
-    const frames: Buffer[] = [];
     for (;;) {
       if (this.length === null) {
         if (this.total < LENGTH_BYTES) break;
@@ -57,7 +61,7 @@ export class FrameReader {
           this.broken = true;
           this.chunks = [];
           this.total = 0;
-          throw new FrameTooLarge(length, this.maxBytes);
+          return { frames, tooLarge: new FrameTooLarge(length, this.maxBytes) };
         }
         this.length = length;
       }
@@ -65,7 +69,7 @@ export class FrameReader {
       frames.push(this.take(this.length));
       this.length = null;
     }
-    return frames;
+    return { frames, tooLarge: null };
   }
 
   /** Removes and returns the first n buffered bytes (n ≤ total), copying only when they span chunks. */
