@@ -10,11 +10,9 @@ import { AddressError } from './shell/net/address.ts';
 import { CaptureFormatError } from '../hal/drivers/pcap/format/index.ts';
 import { MemoryBudgetError, TablePublishError } from './runtime/dataplane.ts';
 import { BoardError } from './runtime/board.ts';
-import { ConfigError } from './shell/config/load.ts';
-import { StateError } from './shell/config/state.ts';
+import { ConfigError, StateError } from './shell/config/errors.ts';
 import { KeyFileError } from './shell/mgmt/keyfile.ts';
-import { ManagementError } from './shell/mgmt/protocol.ts';
-import { ManagementConnectionError } from './shell/mgmt/client.ts';
+import { ManagementConnectionError, ManagementError } from './shell/mgmt/protocol.ts';
 import { CtlUsageError } from './shell/mgmt/ctl-command.ts';
 
 const USER_ERRORS = [FilterError, SessionError, TemplateError, RuleFileError, TableTooLargeError, AddressError, CaptureFormatError, MemoryBudgetError, TablePublishError, BoardError,

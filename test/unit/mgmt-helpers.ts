@@ -139,7 +139,7 @@ export function plainTcp(port: number, bytes: Uint8Array | null, ms = 3000): Pro
 }
 
 /** Runs a Python 3 script (Debian's interpreter) with `input` on stdin; returns stdout, throws on failure. */
-export function python(script: string, input = ''): string {
+export function python(script: string, input: string | Buffer = ''): string {
   const r = spawnSync(PYTHON, ['-c', script], { input, encoding: 'utf8', timeout: 20_000 });
   if (r.status !== 0) throw new Error(`python failed (${r.status}): ${r.stderr}`);
   return r.stdout;

@@ -9,6 +9,8 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import type { ValidateFunction } from 'ajv';
+import { ConfigError } from './errors.ts';
 import type { ManagementConfig, RouterConfig, WccpServiceConfig } from './types.ts';
 import {
   check, checkLimits, checkPassword, checkPolicy, checkPrefixes, checkSessions, createAjv, CONFIG_SCHEMA_ID, InvalidField,
@@ -20,15 +22,9 @@ export const MAX_CONFIG_BYTES = 8 << 20;
 /** WCCP well-known services are 0..50 ("dynamic services use 51–255", docs/config.md). */
 export const MAX_STANDARD_SERVICE_ID = 50;
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(readonly file: string, readonly field: string, detail: string) {
-    super(`${file}: ${field || '(top level)'}: ${detail}`);
-  }
-}
+export { ConfigError };
 
-const ajv = createAjv(true);
-const validateConfig = ajv.getSchema(CONFIG_SCHEMA_ID)!;
+let validateConfig: ValidateFunction | undefined;
 
 /** Reads, validates and completes a configuration file; throws ConfigError. */
 export function loadRouterConfig(file: string): RouterConfig {
@@ -65,6 +61,7 @@ export function loadRouterConfig(file: string): RouterConfig {
  * throws InvalidField. The data is completed in place with the schema's defaults.
  */
 export function validateRouterConfig(data: unknown, file: string): RouterConfig {
+  validateConfig ??= createAjv(true).getSchema(CONFIG_SCHEMA_ID)!;
   check(validateConfig, data);
   const { $schema: _schema, ...raw } = data as Omit<RouterConfig, 'file'> & { $schema?: string };
   const dir = path.dirname(file);

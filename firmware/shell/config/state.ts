@@ -15,17 +15,14 @@ import path from 'node:path';
 import { decodeValue, encodeValue, MsgpackError } from '../msgpack.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { ContainerError, decodeContainer, encodeContainer, HEADER_BYTES, MAX_PAYLOAD_BYTES } from './container.ts';
+import type { ValidateFunction } from 'ajv';
+import { StateError } from './errors.ts';
 import type { RouterState } from './types.ts';
 import { check, checkState, createAjv, CONFIG_SCHEMA_ID, InvalidField } from './validate.ts';
 
-export class StateError extends Error {
-  override readonly name = 'StateError';
-  constructor(readonly file: string, readonly field: string, detail: string) {
-    super(`${file}: ${field ? `${field}: ` : ''}${detail}`);
-  }
-}
+export { StateError };
 
-const validateStateSchema = createAjv(false).getSchema(`${CONFIG_SCHEMA_ID}#/definitions/state`)!;
+let validateStateSchema: ValidateFunction | undefined;
 
 /** A path as messages show it: relative to the working directory when below it, else absolute. */
 const shown = (file: string): string => {
@@ -35,6 +32,7 @@ const shown = (file: string): string => {
 
 /** Checks a state as strictly as a configuration file; throws InvalidField. */
 export function validateState(data: unknown): RouterState {
+  validateStateSchema ??= createAjv(false).getSchema(`${CONFIG_SCHEMA_ID}#/definitions/state`)!;
   check(validateStateSchema, data);
   const state = data as RouterState;
   checkState(state);

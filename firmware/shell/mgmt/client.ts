@@ -12,13 +12,10 @@ import { decodeValue, encodeValue, MsgpackError } from '../msgpack.ts';
 import { encodeFrame, FrameReader } from './framing.ts';
 import { readKeyFile, type ManagementKey } from './keyfile.ts';
 import { CALL_TIMEOUT_MS, CONNECT_TIMEOUT_MS, MAX_RESPONSE_BYTES } from './limits.ts';
-import { ManagementError, MAX_REQUEST_ID } from './protocol.ts';
+import { ManagementConnectionError, ManagementError, MAX_REQUEST_ID } from './protocol.ts';
 import { TLS_COMMON } from './tls.ts';
 
-/** The router could not be reached, refused the key, or the connection failed: a user error. */
-export class ManagementConnectionError extends Error {
-  override readonly name = 'ManagementConnectionError';
-}
+export { ManagementConnectionError };
 
 export interface ClientOptions {
   readonly connectTimeoutMs?: number;

@@ -48,3 +48,8 @@ export class ManagementError extends Error {
     super(message);
   }
 }
+
+/** The router could not be reached, refused the key, or the connection failed: a user error. */
+export class ManagementConnectionError extends Error {
+  override readonly name = 'ManagementConnectionError';
+}
