@@ -14,6 +14,9 @@ declare -A PACKAGES=(
   [dpdk-dev]=dpdk-test-acl # DPDK ACL, the classification peer (bench)
   [iproute2]=ip            # network namespaces and veth (e2e tests)
   [curl]=curl              # HTTP client in e2e tests
+  [openssl]=openssl        # s_client: independent TLS-PSK peer of the management port (tests)
+  [python3-msgpack]=/usr/lib/python3/dist-packages/msgpack  # independent MessagePack codec (tests)
+  [python3-prometheus-client]=/usr/lib/python3/dist-packages/prometheus_client  # independent Prometheus text parser (tests)
 )
 
 missing=()
