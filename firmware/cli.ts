@@ -178,6 +178,9 @@ program
     const { peerCommand } = await import('./peer/command.ts');
     await peerCommand(o);
   });
+// `twinflow ctl`: the management port's client; its commands live in firmware/shell/mgmt/ctl-command.ts.
+const { addCtlCommand } = await import('./shell/mgmt/ctl-command.ts');
+addCtlCommand(program);
 
 /** A progress bar on stderr for large inputs when stderr is a terminal. */
 function progressBar(input: string): { update: (done: number, total: number) => void; stop: () => void } | undefined {

@@ -15,6 +15,10 @@ import { LinuxAddonError } from '../hal/drivers/linux/native.ts';
 import { WccpConfigError } from './shell/wccp/router/config.ts';
 import { ImageBuildError, ImageError, KeyError, SlotError, VersionError } from './runtime/image/errors.ts';
 import { PeerOptionError } from './peer/command.ts';
+import { ConfigError, StateError } from './shell/config/errors.ts';
+import { KeyFileError } from './shell/mgmt/keyfile.ts';
+import { ManagementConnectionError, ManagementError } from './shell/mgmt/protocol.ts';
+import { CtlUsageError } from './shell/mgmt/ctl-command.ts';
 
 const USER_ERRORS: ReadonlyArray<new (...args: never[]) => Error> = [
   FilterError, SessionError, TemplateError, RuleFileError, TableTooLargeError, AddressError, CaptureFormatError,
@@ -22,6 +26,8 @@ const USER_ERRORS: ReadonlyArray<new (...args: never[]) => Error> = [
   // Firmware images, keys and slot directories (firmware/runtime/image/).
   ImageError, ImageBuildError, KeyError, SlotError, VersionError,
   PeerOptionError,
+  // Configuration, saved state and the management port (firmware/shell/config, firmware/shell/mgmt).
+  ConfigError, StateError, KeyFileError, ManagementError, ManagementConnectionError, CtlUsageError,
 ];
 const FILE_ERROR_CODES = new Set(['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR', 'EEXIST', 'ENOSPC', 'EROFS', 'EPERM']);
 

@@ -16,6 +16,9 @@ declare -A PACKAGES=(
   [curl]=curl              # HTTP client in e2e tests
   [iputils-ping]=ping      # real pings through the linux driver (tests)
   [ethtool]=ethtool        # turns veth offloads off so AF_PACKET sees real frames (tests)
+  [openssl]=openssl        # s_client: independent TLS-PSK peer of the management port (tests)
+  [python3-msgpack]=/usr/lib/python3/dist-packages/msgpack  # independent MessagePack codec (tests)
+  [python3-prometheus-client]=/usr/lib/python3/dist-packages/prometheus_client  # independent Prometheus text parser (tests)
 )
 
 missing=()

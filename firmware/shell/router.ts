@@ -34,7 +34,7 @@ import { SessionManager, type DeviceRequest, type RedirectMember } from './sessi
 import { SessionError } from './sessions/compile.ts';
 import { boardPlacement } from './sessions/placement.ts';
 import { explainPacket } from './sessions/explain.ts';
-import { parseIpv4Prefix } from './net/address.ts';
+import { parseNetworkPrefix } from './net/address.ts';
 import * as L from './sessions/limits.ts';
 import type { Board } from '../runtime/board.ts';
 import { dataPlaneSpec } from '../runtime/board.ts';
@@ -269,7 +269,7 @@ export class Router implements RouterControl {
     if (!Array.isArray(list.prefixes) || list.prefixes.length > PREFIXES_MAX) throw new ControlError('prefixes', `must be a list of at most ${PREFIXES_MAX} prefixes`);
     list.prefixes.forEach((p, i) => {
       try {
-        parseIpv4Prefix(p);
+        parseNetworkPrefix(p);
       } catch (e) {
         throw new ControlError(`prefixes.${i}`, (e as Error).message);
       }

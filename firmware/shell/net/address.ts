@@ -26,6 +26,19 @@ export function parseMac(text: string): Uint8Array {
 /** "a.b.c.d/len" or a bare address (a /32) → prefix. */
 export function parseIpv4Prefix(text: string): literal.Ipv4Prefix {
   const v = literal.parseIpv4Prefix(text);
-  if (v === null) throw new AddressError(`"${text}" is not an IPv4 prefix (a.b.c.d/len, len 0..32)`);
+  if (v === null) throw new AddressError(`"${text}" is not an IPv4 address or prefix (a.b.c.d or a.b.c.d/len, len 0..32)`);
   return v;
+}
+
+/**
+ * A network prefix as allowlists and routes name it ("10.0.0.0/8", or "192.0.2.7" for a /32).
+ * Bits set past the length ("10.0.0.1/8") are refused rather than silently cleared: that is
+ * almost always a typo for a host or for another prefix.
+ */
+export function parseNetworkPrefix(text: string): literal.Ipv4Prefix {
+  const p = parseIpv4Prefix(text);
+  if (p.address !== p.network) {
+    throw new AddressError(`"${text}" has bits set past /${p.length} (did you mean ${literal.formatIpv4(p.network)}/${p.length}?)`);
+  }
+  return p;
 }

@@ -6,10 +6,7 @@
 // anything but a dotted quad with an optional /0../32 whose host bits are zero, naming the entry;
 // matching is O(entries) with no allocation.
 
-import { parseIpv4 } from '../../../../hal/net/address.ts';
-
-const IPV4_BITS = 32;
-const PREFIX_PATTERN = /^([^/]+)(?:\/(\d{1,2}))?$/;
+import { formatIpv4, ipv4Mask, parseIpv4Prefix } from '../../../../hal/net/address.ts';
 
 export interface Prefix {
   readonly network: number;
@@ -22,23 +19,13 @@ export class AllowlistEntryError extends Error {
   }
 }
 
-function maskOf(length: number): number {
-  return length === 0 ? 0 : (0xffffffff << (IPV4_BITS - length)) >>> 0;
-}
-
 /** One entry, or a reason it is not one. */
 export function parsePrefix(text: string): Prefix | string {
   if (typeof text !== 'string') return 'must be a string (an IPv4 address or prefix)';
-  const m = PREFIX_PATTERN.exec(text.trim());
-  const address = m ? parseIpv4(m[1]!) : null;
-  if (m === null || address === null) return `"${text}" is not an IPv4 address or prefix (a.b.c.d or a.b.c.d/n)`;
-  const length = m[2] === undefined ? IPV4_BITS : Number(m[2]);
-  if (length > IPV4_BITS) return `"${text}": prefix length must be 0..${IPV4_BITS}`;
-  const network = (address & maskOf(length)) >>> 0;
-  if (network !== address) {
-    return `"${text}" has host bits set (did you mean ${[network >>> 24, (network >>> 16) & 255, (network >>> 8) & 255, network & 255].join('.')}/${length}?)`;
-  }
-  return { network, length };
+  const p = parseIpv4Prefix(text.trim());
+  if (p === null) return `"${text}" is not an IPv4 address or prefix (a.b.c.d or a.b.c.d/n)`;
+  if (p.network !== p.address) return `"${text}" has host bits set (did you mean ${formatIpv4(p.network)}/${p.length}?)`;
+  return { network: p.network, length: p.length };
 }
 
 /** Every entry parsed; the first bad one throws AllowlistEntryError with its index. */
@@ -54,7 +41,7 @@ export function parseAllowlist(entries: readonly string[]): Prefix[] {
 /** Whether `address` (u32) is inside any of `prefixes`. */
 export function allowed(prefixes: readonly Prefix[], address: number): boolean {
   for (const p of prefixes) {
-    if (((address & maskOf(p.length)) >>> 0) === p.network) return true;
+    if (((address & ipv4Mask(p.length)) >>> 0) === p.network) return true;
   }
   return false;
 }
