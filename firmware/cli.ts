@@ -79,11 +79,17 @@ program
   .description('boot the router on a board and run until SIGINT or SIGTERM, showing live counters')
   .option('--board <name>', 'board definition (a name in boards/ or a path to a board file)', 'sim')
   .option('--demo', 'start with a demo sniff session (sim board)')
+  .option('--config <file>', "the router's configuration (docs/config.md): WCCP services and allowlists, sessions, policy, limits, management port")
+  .option('--trace <port=file>', 'write every frame a port receives and sends to a pcapng file (repeat for several ports)', (v: string, prev: Record<string, string> = {}) => {
+    const at = v.indexOf('=');
+    if (at <= 0 || at === v.length - 1) throw new InvalidArgumentError('expected PORT=FILE');
+    return { ...prev, [v.slice(0, at)]: v.slice(at + 1) };
+  })
   .option('--duration <seconds>', 'stop by itself after this many seconds', integer(1, 86_400))
   .option('--json', 'print the final counters as JSON')
   .addOption(new Option('--slots <dir>', 'boot the device\'s A/B slots: health-check a newly flashed slot (rolling back if it fails), then run the active slot\'s own runtime on its board').conflicts('board'))
   .option('--health-timeout <seconds>', 'with --slots: how long a health check may take (default 30)', integer(1, 3600))
-  .action(async (o: { board: string; demo?: boolean; duration?: number; json?: boolean; slots?: string; healthTimeout?: number }) => {
+  .action(async (o: { board: string; config?: string; trace?: Record<string, string>; demo?: boolean; duration?: number; json?: boolean; slots?: string; healthTimeout?: number }) => {
     if (o.slots !== undefined) {
       const { bootFromSlots } = await import('./runtime/image/slot-boot.ts');
       const healthTimeoutMs = o.healthTimeout !== undefined ? o.healthTimeout * 1000 : undefined;

@@ -17,6 +17,7 @@ import { parseIpv4 } from '../../hal/net/address.ts';
 import { ReplicaReceiver, RECEIVER_COUNTERS } from './receiver.ts';
 import { PeerCapture } from './capture.ts';
 import type { ReplicaEncap } from '../../hal/drivers/sim/decap.ts';
+import { PeerOptionError } from './errors.ts';
 
 export type PeerMode = 'sniff' | 'dup' | 'race' | 'redirect';
 
@@ -44,9 +45,7 @@ export interface PeerOptions {
   readonly port?: number;
 }
 
-export class PeerOptionError extends Error {
-  override readonly name = 'PeerOptionError';
-}
+export { PeerOptionError };
 
 const WIRE_ENCAP: Record<ReplicaEncap, ReplicationRequest['encapsulation']> = { gre: 'gre-wccp', erspan2: 'erspan2', erspan3: 'erspan3', 'gre-seq': 'gre-seq' };
 const STATUS_MS = 1000;

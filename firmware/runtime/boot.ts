@@ -14,12 +14,21 @@ import { ClientGroup, Collector, ServerGroup, type ClientGroupConfig, type Colle
 import type { SimEndpoint } from '../../hal/drivers/sim/endpoint.ts';
 import type { PortDriver } from '../../hal/driver.ts';
 import { OptionalPortDriver } from '../../hal/drivers/absent/driver.ts';
+import { TraceDriver } from '../../hal/drivers/trace/driver.ts';
+import { loadRouterConfig } from '../shell/config/load.ts';
+import { RouterProcess } from './router-process.ts';
+import { LocalCards } from './cards.ts';
+import { BootOptionError } from './boot-errors.ts';
 import { compileTables, type SessionSpec } from '../shell/sessions/compile.ts';
 import { parseIpv4, parseIpv4Prefix, parseMac } from '../shell/net/address.ts';
 import { conservationViolations, globalCounters, portCounters, sessionCounters, type CounterSet } from './counters.ts';
 
 export interface BootOptions {
   readonly board: string;
+  /** The router's configuration file (docs/config.md): WCCP, sessions, management. */
+  readonly config?: string;
+  /** pcapng taps: port name → file. */
+  readonly trace?: Readonly<Record<string, string>>;
   readonly demo?: boolean;
   readonly duration?: number;
   readonly json?: boolean;
@@ -109,8 +118,11 @@ function demoSessions(board: Board, card: number, demo: readonly DemoSession[]):
   return out;
 }
 
-/** Counters of every port, session, driver and endpoint, and the conservation violations. */
-export function snapshot(board: Board, running: RunningCard[]) {
+/**
+ * Counters of every port, session, driver and endpoint, and the conservation violations. The
+ * sessions are the demo sessions' unless a control plane owns them (`sessions`, by name).
+ */
+export function snapshot(board: Board, running: RunningCard[], owned?: Record<string, CounterSet>) {
   const ports: Record<string, CounterSet> = {};
   const sessions: Record<string, CounterSet> = {};
   const endpoints: Record<string, Record<string, number>> = {};
@@ -121,10 +133,11 @@ export function snapshot(board: Board, running: RunningCard[]) {
       ports[p.name] = portCounters(card.dp, i);
       drivers[p.name] = { ...p.counters };
     });
-    for (const s of ss) sessions[s.name] = sessionCounters(card.dp, s.slot);
+    if (!owned) for (const s of ss) sessions[s.name] = sessionCounters(card.dp, s.slot);
     for (const [name, ep] of eps) endpoints[name] = ep.counters();
     global[board.lineCards[c].name] = globalCounters(card.dp);
   });
+  if (owned) Object.assign(sessions, owned);
   return { board: board.name, ports, sessions, drivers, endpoints, global, violations: conservationViolations(ports, sessions) };
 }
 
@@ -152,12 +165,17 @@ function render(s: Snapshot, seconds: number, tty: boolean): string {
 }
 
 /** Builds every line card of a board with its port drivers; with `demo`, publishes the board's demo sessions. */
-export function startCards(board: Board, demo: boolean): RunningCard[] {
+export function startCards(board: Board, demo: boolean, traces: Readonly<Record<string, string>> = {}): RunningCard[] {
+  for (const name of Object.keys(traces)) {
+    if (!board.ports.some((p) => p.name === name)) throw new BootOptionError(`--trace ${name}=…: board "${board.name}" has no port "${name}" (ports: ${board.ports.map((p) => p.name).join(', ')})`);
+  }
   return board.lineCards.map((lc, c) => {
     const endpoints = new Map<string, SimEndpoint>();
     const ports = lc.ports.map((name) => {
       const port = board.ports.find((p) => p.name === name)!;
-      return { name, driver: driverFor(board, port, endpoints) };
+      const driver = driverFor(board, port, endpoints);
+      // A pcapng tap on the port: every frame it receives and sends, unchanged.
+      return { name, driver: traces[name] !== undefined ? new TraceDriver(driver, { target: traces[name] }) : driver };
     });
     const card = LineCard.create(dataPlaneSpec(board, c), ports);
     const sessions = demo ? demoSessions(board, c, board.demo ?? []) : [];
@@ -168,8 +186,24 @@ export function startCards(board: Board, demo: boolean): RunningCard[] {
 
 export async function bootCommand(o: BootOptions): Promise<void> {
   const board = loadBoard(o.board);
-  const running = startCards(board, o.demo === true);
+  const config = o.config !== undefined ? loadRouterConfig(o.config) : undefined;
+  if (config && o.demo) throw new BootOptionError('--demo and --config: put the sessions in the configuration');
+  if (config && board.lineCards.length > 1) throw new BootOptionError(`--config: board "${board.name}" has ${board.lineCards.length} line cards; this build runs a configured router on one`);
+  const running = startCards(board, o.demo === true, o.trace ?? {});
   if (o.demo && !(board.demo ?? []).length) process.stderr.write(`twinflow: board "${board.name}" defines no demo sessions\n`);
+  const say = (line: string): void => { process.stderr.write(`twinflow: ${line}\n`); };
+  let control: RouterProcess | undefined;
+  if (config) {
+    try {
+      control = await RouterProcess.start({ board, cards: new LocalCards(running.map((r) => r.card)), config, log: say });
+    } catch (e) {
+      for (const r of running) await r.card.close();
+      throw e;
+    }
+    const l = control.listening;
+    say(`router up: WCCP ${l.wccp}${l.management ? `, management ${l.management}` : ''}${l.metrics ? `, metrics ${l.metrics}` : ''}`);
+  }
+  const sessionsNow = (): Record<string, CounterSet> | undefined => control?.router.counters().sessions;
 
   let stop = false;
   const onSignal = (): void => { stop = true; };
@@ -185,11 +219,12 @@ export async function bootCommand(o: BootOptions): Promise<void> {
       const now = process.hrtime.bigint() - t0;
       if (deadline >= 0n && now >= deadline) break;
       let work = 0;
+      control?.poll();
       for (const r of running) work += r.card.step(now);
       if (now >= nextRender) {
         nextRender += RENDER_INTERVAL_NS;
         if (!o.json) {
-          const text = render(snapshot(board, running), Number(now) / 1e9, tty);
+          const text = render(snapshot(board, running, sessionsNow()), Number(now) / 1e9, tty);
           process.stdout.write(tty ? `\x1b[H\x1b[2J${text}\n` : `${text}\n\n`);
         }
       }
@@ -199,9 +234,10 @@ export async function bootCommand(o: BootOptions): Promise<void> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await control?.close();
     for (const r of running) await r.card.close();
   }
-  const final = snapshot(board, running);
+  const final = snapshot(board, running, sessionsNow());
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   process.stdout.write(o.json ? `${JSON.stringify({ seconds, ...final }, null, 2)}\n` : `${render(final, seconds, false)}\nstopped\n`);
   if (final.violations.length) process.exitCode = 1;

@@ -34,7 +34,7 @@ import { SessionManager, type DeviceRequest, type RedirectMember } from './sessi
 import { SessionError } from './sessions/compile.ts';
 import { boardPlacement } from './sessions/placement.ts';
 import { explainPacket } from './sessions/explain.ts';
-import { parseNetworkPrefix } from './net/address.ts';
+import { parseIpv4, parseNetworkPrefix } from './net/address.ts';
 import * as L from './sessions/limits.ts';
 import type { Board } from '../runtime/board.ts';
 import { dataPlaneSpec } from '../runtime/board.ts';
@@ -122,6 +122,7 @@ export class Router implements RouterControl {
       },
       counters: (slot) => cards.sessionCounters(slot),
       resetSlot: (slot) => cards.resetSessionSlot(slot),
+      registrationSource: parseIpv4(o.config.wccp.routerId ?? o.config.wccp.address),
     });
     this.wccpHooks = {
       usable: (device, service) => this.onUsable(device, service),

@@ -106,6 +106,12 @@ export interface ManagerOptions {
   readonly perDevice?: number;
   /** Final counters kept for ended sessions. */
   readonly history?: number;
+  /**
+   * Outer source address of replicas for sessions a device registered (and of redirected
+   * packets): the router's WCCP address, the one the device knows its router by, as ERSPAN's
+   * "origin address". Static sessions use their egress port's address. Default: the port's.
+   */
+  readonly registrationSource?: number;
 }
 
 const DEFAULT_PER_DEVICE = 8;
@@ -204,6 +210,14 @@ export class SessionManager {
       ...(r.label !== undefined ? { label: r.label } : {}),
     };
     if (existing && sameRequest(existing.spec, base)) return this.info(existing);
+    // A device asking for exactly what an operator's session already sends it gets that session
+    // (now active), not a second one: it would receive every replica twice.
+    const configured = [...this.entries.values()].find((e) => e.origin === 'static' && e.spec.device === r.device && sameTraffic(e.spec, base));
+    if (configured) {
+      if (existing) this.commit([], [existing]);
+      this.deviceUp(r.device);
+      return this.info(configured);
+    }
     const perDevice = [...this.entries.values()].filter((e) => e.spec.device === r.device && e.name !== name).length;
     if (perDevice >= (this.o.perDevice ?? DEFAULT_PER_DEVICE)) throw new SessionError(name, 'device', `at most ${this.o.perDevice ?? DEFAULT_PER_DEVICE} sessions per device`);
     const entry = this.allocate(name, 'registration', base, nowMs, false);
@@ -399,7 +413,7 @@ export class SessionManager {
         hold: this.holding(e),
         egressPort: p.portIndex,
         mtu: p.mtu,
-        source: p.source,
+        source: e.origin !== 'static' && this.o.registrationSource !== undefined ? { ip: this.o.registrationSource, mac: p.source.mac } : p.source,
         destination: { ip: parseIpv4(e.spec.device), mac: p.destinationMac },
       };
     });
@@ -432,6 +446,12 @@ function parseIpv4Field(session: string, field: string, value: unknown): number 
   } catch (e) {
     throw new SessionError(session, field, (e as Error).message);
   }
+}
+
+/** Whether two sessions send the device the same replicas (mode, packets, encapsulation, shaping). */
+function sameTraffic(a: SessionSpecBase, b: SessionSpecBase): boolean {
+  return a.mode === b.mode && a.filter.trim() === b.filter.trim() && a.encap === b.encap && a.snaplen === b.snaplen &&
+    a.sample === b.sample && a.ratePps === b.ratePps && a.rateBps === b.rateBps;
 }
 
 function sameRequest(a: SessionSpecBase, b: SessionSpecBase): boolean {
