@@ -113,6 +113,7 @@ export async function peerCommand(o: PeerOptions): Promise<void> {
     service: { id: o.service, type: o.service <= MAX_WELL_KNOWN_SERVICE_ID ? 'standard' : 'dynamic' },
     ...(o.password !== undefined ? { password: o.password } : {}),
     request,
+    fastJoin: true,
     onState: (router: string, state: RouterLinkState) => say(`router ${router}: ${state}`),
     log: say,
   });

@@ -97,6 +97,22 @@ test('a device joins: usable after its second HERE_I_AM echoes the Receive ID', 
   await w.close();
 });
 
+test('fastJoin: the device echoes the first Receive ID at once, usable after one round trip, and never storms', async () => {
+  const w = await world([R1], [WEB_CACHE], [{ address: A, fastJoin: true }]);
+  const start = w.clock.now();
+  w.clock.advance(1);
+  assert.equal(w.devices.get(A)!.states(), { [R1]: 'usable' });
+  assert.equal(typesSent(w, A, MessageType.HereIAm).map((s) => s.atMs - start), [0, 0]);
+  w.clock.advance(30_000);
+  assert.equal(typesSent(w, A, MessageType.HereIAm).map((s) => s.atMs - start), [0, 0, 10_000, 20_000, 30_000], 'then the usual period');
+  await w.close();
+  // A router that never lists the device (its request refused): at most two HERE_I_AMs per period.
+  const refused = await world([R1], [DYNAMIC], [{ address: A, fastJoin: true, service: { id: 90, type: 'dynamic' }, password: 'secret', request: SNIFF_REQUEST }], () => 'refused');
+  refused.clock.advance(60_000);
+  assert.ok(typesSent(refused, A, MessageType.HereIAm).length <= 14);
+  await refused.close();
+});
+
 test('the designated device assigns all 256 buckets 15 s after the change; the router echoes its key', async () => {
   const w = await world([R1], [WEB_CACHE], [{ address: A }]);
   const start = w.clock.now();

@@ -97,6 +97,11 @@ export interface WccpDeviceOptions {
   readonly clock?: WccpClock;
   /** Default: a udp4 socket bound to address:port. */
   readonly transport?: TransportFactory;
+  /**
+   * Echo a router's first Receive ID at once instead of at the next HERE_I_AM_T tick (default
+   * off: Squid's timing). The draft only sets the period; an extra HERE_I_AM is harmless.
+   */
+  readonly fastJoin?: boolean;
   /** Called whenever a router's state changes. */
   readonly onState?: (router: string, state: RouterLinkState) => void;
   readonly log?: (line: string) => void;
@@ -133,6 +138,8 @@ interface RouterLink {
   key: AssignmentKey;
   /** Due times of the HERE_I_AMs that answer a REMOVAL_QUERY. */
   replies: number[];
+  /** When we last echoed a Receive ID early (see onISeeYou), or null. */
+  earlyEchoMs: number | null;
 }
 
 const FORWARDING = { gre: ForwardingMethod.Gre, l2: ForwardingMethod.L2 } as const;
@@ -237,6 +244,7 @@ export class WccpDevice {
         caches: [],
         key: { address: 0, changeNumber: 0 },
         replies: [],
+        earlyEchoMs: null,
       };
     });
     if (new Set(o.routers).size !== o.routers.length) throw new WccpConfigError('routers', 'lists a router twice');
@@ -372,6 +380,13 @@ export class WccpDevice {
     this.setState(link, listed ? 'usable' : link.state === 'usable' ? 'lost' : 'joining');
     this.learnCaches();
     this.evaluate(nowMs);
+    // fastJoin, not listed yet: echo the new Receive ID now rather than at the next 10 s tick, so
+    // joining takes a round trip, not HERE_I_AM_T. At most once per HERE_I_AM_T per router, so a
+    // router that keeps not listing us (a refused request) sees two HERE_I_AMs per period.
+    if (this.o.fastJoin === true && !listed && this.transport !== null && (link.earlyEchoMs === null || nowMs - link.earlyEchoMs >= HERE_I_AM_T_MS)) {
+      link.earlyEchoMs = nowMs;
+      this.sendHereIAm(link);
+    }
     const last = this.lastAssignment;
     if (
       last !== null &&
