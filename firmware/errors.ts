@@ -26,7 +26,7 @@ const USER_ERRORS: ReadonlyArray<new (...args: never[]) => Error> = [
   MemoryBudgetError, TablePublishError, BoardError, InterfaceError, LinuxAddonError, WccpConfigError,
   // Firmware images, keys and slot directories (firmware/runtime/image/).
   ImageError, ImageBuildError, KeyError, SlotError, VersionError,
-  PeerOptionError,
+  PeerOptionError, BootOptionError,
   // Configuration, saved state and the management port (firmware/shell/config, firmware/shell/mgmt).
   ConfigError, StateError, KeyFileError, ManagementError, ManagementConnectionError, CtlUsageError,
 ];

@@ -13,6 +13,7 @@ import addFormats from 'ajv-formats';
 import { planMemory, MemoryBudgetError, type DataPlaneSpec } from './dataplane.ts';
 import { parseIpv4Prefix, prefixContains } from '../../hal/net/address.ts';
 import SCHEMA from '../../boards/schema.json' with { type: 'json' };
+import type { FaultConfig } from '../../hal/drivers/fault/config.ts';
 
 export const BOARDS_DIR = fileURLToPath(new URL('../../boards/', import.meta.url));
 
@@ -43,6 +44,8 @@ export interface BoardPort {
   readonly endpoint?: EndpointConfig;
   /** The router runs without this port (down, counted) when its medium cannot be opened. */
   readonly optional?: boolean;
+  /** Impairments on the port (hal/drivers/fault: seeded drop, corrupt, duplicate, delay per direction). */
+  readonly fault?: FaultConfig;
 }
 
 export interface DemoSession {

@@ -15,8 +15,8 @@ import type { SimEndpoint } from '../../hal/drivers/sim/endpoint.ts';
 import type { PortDriver } from '../../hal/driver.ts';
 import { OptionalPortDriver } from '../../hal/drivers/absent/driver.ts';
 import { TraceDriver } from '../../hal/drivers/trace/driver.ts';
-import { loadRouterConfig } from '../shell/config/load.ts';
-import { RouterProcess } from './router-process.ts';
+import { FaultConfigError, FaultDriver } from '../../hal/drivers/fault/index.ts';
+import type { RouterProcess } from './router-process.ts';
 import { LocalCards } from './cards.ts';
 import { BootOptionError } from './boot-errors.ts';
 import { compileTables, type SessionSpec } from '../shell/sessions/compile.ts';
@@ -55,6 +55,18 @@ function endpointFor(board: Board, port: BoardPort, i: number): SimEndpoint {
 }
 
 function driverFor(board: Board, port: BoardPort, endpoints: Map<string, SimEndpoint>): PortDriver {
+  const driver = portDriver(board, port, endpoints);
+  if (port.fault === undefined) return driver;
+  // Seeded loss, corruption, duplication and delay on the port (hal/drivers/fault): impaired paths.
+  try {
+    return new FaultDriver(driver, port.fault);
+  } catch (e) {
+    if (e instanceof FaultConfigError) throw new BoardError(board.file, `ports.${board.ports.indexOf(port)}.fault.${e.field}`, e.detail);
+    throw e;
+  }
+}
+
+function portDriver(board: Board, port: BoardPort, endpoints: Map<string, SimEndpoint>): PortDriver {
   if (port.optional) {
     // The port may be missing on this machine: the router runs with it down (counted).
     return new OptionalPortDriver(() => mediumDriver(board, port, endpoints), (reason) => {
@@ -186,7 +198,8 @@ export function startCards(board: Board, demo: boolean, traces: Readonly<Record<
 
 export async function bootCommand(o: BootOptions): Promise<void> {
   const board = loadBoard(o.board);
-  const config = o.config !== undefined ? loadRouterConfig(o.config) : undefined;
+  // The control plane (config, WCCP, management) loads only for a configured router.
+  const config = o.config !== undefined ? (await import('../shell/config/load.ts')).loadRouterConfig(o.config) : undefined;
   if (config && o.demo) throw new BootOptionError('--demo and --config: put the sessions in the configuration');
   if (config && board.lineCards.length > 1) throw new BootOptionError(`--config: board "${board.name}" has ${board.lineCards.length} line cards; this build runs a configured router on one`);
   const running = startCards(board, o.demo === true, o.trace ?? {});
@@ -195,6 +208,7 @@ export async function bootCommand(o: BootOptions): Promise<void> {
   let control: RouterProcess | undefined;
   if (config) {
     try {
+      const { RouterProcess } = await import('./router-process.ts');
       control = await RouterProcess.start({ board, cards: new LocalCards(running.map((r) => r.card)), config, log: say });
     } catch (e) {
       for (const r of running) await r.card.close();

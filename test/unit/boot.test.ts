@@ -5,6 +5,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 test('boot --demo --duration: flows complete, the collector gets every replica, counters conserve', () => {
   const r = spawnSync(process.execPath, ['bin/twinflow.mjs', 'boot', '--board', 'sim', '--demo', '--duration', '2', '--json'], { encoding: 'utf8', timeout: 30_000 });
@@ -33,12 +36,57 @@ test('SIGINT stops the router cleanly and prints the final counters', async () =
   const child = spawn(process.execPath, ['bin/twinflow.mjs', 'boot', '--board', 'sim', '--demo'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
-  await new Promise((resolve) => setTimeout(resolve, 2500));
+  // Once the live counters show, the loop runs and SIGINT is handled.
+  const deadline = Date.now() + 30_000;
+  while (!/twinflow on board "sim"/.test(out) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
   child.kill('SIGINT');
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   assert.is(code, 0, out);
   assert.match(out, /stopped\s*$/);
   assert.match(out, /sniff-client\s+\d+\s+\d+/);
+});
+
+test('boot refuses what it cannot honour with one line naming the field', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinflow-boot-'));
+  try {
+    const board = JSON.parse(fs.readFileSync('boards/sim.json', 'utf8'));
+    board.ports[0].fault = { rx: { drop: 2 } };
+    fs.writeFileSync(path.join(dir, 'faulty.json'), JSON.stringify(board));
+    fs.writeFileSync(path.join(dir, 'router.json'), JSON.stringify({ wccp: { address: '127.0.0.1' }, services: [{ id: 0, type: 'standard', allow: ['10.0.0.0/33'] }] }));
+    const run = (...args: string[]) => spawnSync(process.execPath, ['bin/twinflow.mjs', 'boot', ...args, '--duration', '1'], { encoding: 'utf8', timeout: 30_000 });
+    const cases: Array<[string[], RegExp]> = [
+      [['--board', path.join(dir, 'faulty.json')], /faulty\.json: ports\.0\.fault\.rx\.drop: must be a probability/],
+      [['--config', path.join(dir, 'router.json')], /router\.json: services\.0\.allow\.0: .*not an IPv4 address or prefix/],
+      [['--config', path.join(dir, 'router.json'), '--demo'], /--demo and --config|services\.0\.allow/],
+      [['--trace', 'dmz=x.pcapng'], /--trace dmz=…: board "sim" has no port "dmz"/],
+    ];
+    for (const [args, want] of cases) {
+      const r = run(...args);
+      assert.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, want);
+      assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a fault on a port impairs it, seeded and counted: rx drops never reach the data plane', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinflow-boot-'));
+  try {
+    const board = JSON.parse(fs.readFileSync('boards/sim.json', 'utf8'));
+    board.ports[1].fault = { rx: { drop: 0.25, seed: 7 } };
+    fs.writeFileSync(path.join(dir, 'lossy.json'), JSON.stringify(board));
+    const r = spawnSync(process.execPath, ['bin/twinflow.mjs', 'boot', '--board', path.join(dir, 'lossy.json'), '--duration', '2', '--json'], { encoding: 'utf8', timeout: 30_000 });
+    assert.is(r.status, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as any;
+    const sent = s.endpoints.wan.packetsSent;
+    const arrived = s.ports.wan.rx_packets;
+    assert.ok(arrived < sent * 0.85 && arrived > sent * 0.6, `${arrived} of ${sent} arrived through 25 % loss`);
+    assert.equal(s.violations, []);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();
