@@ -326,7 +326,7 @@ function act(desc: usize, flags: u32, l3: u32, l4: u32, ipLen: u32, key: usize, 
     }
   }
 
-  // Replicas: every matched sniff/dup/race session, reading the untouched frame.
+  // Replicas: every matched sniff/dup session, reading the untouched frame.
   resetCarrier();
   let pending = mask & load<u64>(bank, Bank.ReplicateMask);
   while (pending != 0) {
