@@ -8,7 +8,7 @@
 // A change here is an ABI change: bump Abi.Version.
 
 export const enum Abi {
-  Version = 2,
+  Version = 3,
   Magic = 0x74776e66, // "twnf"
 }
 
@@ -99,16 +99,18 @@ export const enum Control {
   BatchMax = 96, // most packets one process() call takes
   HoldRings = 100, // → one descriptor Ring per session slot, HoldRingBytes apart
   HoldRingBytes = 104,
+  Conntrack = 108, // → ConntrackHeader, then ConnEntry × ConntrackCapacity (race connection tracking)
+  ConntrackCapacity = 112, // entries, a power of two ≥ ConntrackLimits.ProbeWindow; 0: no table (no flow is raced)
   Size = 128,
 }
 
 // Per-batch working memory of the hot path (one region, Control.Scratch, sized for BatchMax):
-//  │ key template: Lane.Bytes │ keys: Lane.Bytes × max │ results: 16 × max │ meta: 16 × max │ todo: u16 × max │
+//  │ key template: Lane.Bytes │ keys: Lane.Bytes × max │ results: 16 × max │ meta: 20 × max │ todo: u16 × max │
 export const enum BatchScratch {
   ResultBytes = 16, // Result: u64 session mask, u32 best rule
-  MetaBytes = 16, // PacketMeta
+  MetaBytes = 20, // PacketMeta
   TodoBytes = 2,
-  PerPacket = 114, // Lane.Bytes + ResultBytes + MetaBytes + TodoBytes
+  PerPacket = 118, // Lane.Bytes + ResultBytes + MetaBytes + TodoBytes
 }
 
 export const enum PacketMeta {
@@ -116,6 +118,7 @@ export const enum PacketMeta {
   Flags = 4, // u32 ParseFlag bits
   L3 = 8, // u32 IP header offset in the frame
   IpLen = 12, // u32 IP packet length per its header
+  L4 = 16, // u32 transport header offset in the frame (valid when ParseFlag.Transport is set)
 }
 
 export const enum Limits {
@@ -170,6 +173,7 @@ export const enum DescFlag {
   ReplicaPool = 4, // the frame belongs to the replica pool
   Redirected = 8, // an original diverted to a cache (encapsulated in place)
   Carried = 16, // an original carried in a tagged dup stream (encapsulated in place)
+  Steered = 32, // an original delivered to a race group member by L2 rewrite (its MACs rewritten in place)
 }
 
 // ── Tables (one bank) ────────────────────────────────────────────────────────────────────────
@@ -184,13 +188,15 @@ export const enum Bank {
   RuleMeta = 20, // → RuleMeta[RuleCount]
   SessionCount = 24,
   Sessions = 28, // → SessionConfig[SessionCount]; session i is bit i of the masks
-  ReplicateMask = 32, // u64: sessions of mode sniff, dup or race
+  ReplicateMask = 32, // u64: sessions of mode sniff or dup (they send encapsulated replicas)
   RedirectMask = 40, // u64: sessions of mode redirect, lowest bit = highest priority
   Templates = 48, // → encapsulation templates
   DropMask = 56, // u64: policy categories whose match drops the original (replicas are still made)
   HashFlags = 64, // u32 WCCP service flags of the WccpBucket hash; 0: the standard hash (destination)
   MaskCount = 68, // u32 mask elements in use, 0..2 (WccpMask0, WccpMask1)
   Masks = 72, // MaskElement × 2
+  RaceMask = 104, // u64: sessions of mode race (the client side of a group's service)
+  RaceReplyMask = 112, // u64: race reply categories (what the group's members send back), Mode.RaceReply
   Header = 128,
 }
 
@@ -282,6 +288,7 @@ export const enum Mode {
   Race = 3,
   Redirect = 4,
   Drop = 5, // not a session: the forwarding policy's deny category
+  RaceReply = 6, // not a session: the reply category of a race session (SessionConfig.RaceReplyOf names it)
 }
 
 export const enum Encap {
@@ -314,6 +321,8 @@ export const enum SessionConfig {
   ServiceId = 80,
   Flags = 84, // SessionFlag
   Carrier = 88, // Member: a dup session's carrier (SessionFlag.Carrier), which takes the original itself
+  RaceGroup = 116, // race: bank offset of the session's RaceGroup
+  RaceReplyOf = 120, // Mode.RaceReply: bank index of the race session this category answers for
   Size = 128,
 }
 
@@ -347,6 +356,83 @@ export const enum SessionState {
   Sequence = 32, // u32 GRE / ERSPAN sequence: the next one to send
   IpId = 36, // u32 outer IPv4 identification
   Size = 64,
+}
+
+// A race session keeps its budget in the policer's fields (a race session has no policer): the
+// time bucket (RatePps raced flows per second, BurstPkts deep) in TokensPkts, the share bucket
+// (RaceGroup.SharePpm of a flow credited per new flow, BurstBits deep) in TokensBits, so the
+// generic reset of a new generation fills both.
+export const enum RaceBudgetState {
+  TimeTokens = 8, // = SessionState.TokensPkts
+  ShareTokens = 16, // = SessionState.TokensBits
+  LastNs = 24, // = SessionState.LastNs
+}
+
+// ── Race groups (wide-area load balancing, docs/race.md) ───────────────────────────────────
+// A race session's group, in the bank: who the members are and how much of the traffic is
+// raced. Members are reached by L2 rewrite (WCCP's L2 forwarding method): the frame keeps its
+// bytes, its destination MAC becomes the member's and its source MAC the router's on that port.
+//  RaceGroup: │ MemberCount u32 │ SharePpm u32 │ 8 pad │ RaceMember × RaceLimits.MaxMembers │
+export const enum RaceGroup {
+  MemberCount = 0, // 1..RaceLimits.MaxMembers
+  SharePpm = 4, // share of new flows raced, parts per million (RaceLimits.PpmAll: no share cap)
+  Members = 16,
+  Size = 144, // Members + RaceMember.Size × RaceLimits.MaxMembers
+}
+
+export const enum RaceMember {
+  Port = 0, // u32 port index the member is reached by
+  Mac = 4, // 6 bytes: the member's MAC (destination of frames for it; source of its answers)
+  RouterMac = 10, // 6 bytes: the router's MAC on that port (source of frames for it)
+  Size = 16,
+}
+
+export const enum RaceLimits {
+  MaxMembers = 8, // one bit each in a u8 refusal mask; a hedge to more than 8 servers multiplies load for little gain
+  PpmAll = 1000000,
+}
+
+// ── Connection tracking (race) ──────────────────────────────────────────────────────────────
+// One table per line card, shared by its race sessions: open addressing, a flow's entry lives
+// within ProbeWindow slots of its hash. Keyed by the session slot, the family, the client's
+// address and port and the service's (VIP) address and port; TCP only.
+//  │ ConntrackHeader │ ConnEntry × Control.ConntrackCapacity │
+export const enum ConntrackHeader {
+  InUse = 0, // u32 entries not free
+  Cursor = 4, // u32 next entry the sweep looks at
+  ClockNs = 8, // i64 the latest packet timestamp the race stage saw (expiry's clock)
+  Size = 64,
+}
+
+export const enum ConntrackLimits {
+  ProbeWindow = 8, // slots a lookup examines: bounds every lookup to 8 × 64 bytes
+  SweepPerBatch = 16, // entries the sweep examines per process() call, while any is in use
+}
+
+//  ConnEntry: │ Client u32×4 │ Vip u32×4 │ Ports │ Slot Family State Refused │ WinnerPort Winner WinnerMac×6 │ StartNs │ LastNs │
+// The winner is kept by identity (port and MAC) with its member index as a hint, so a pinned flow
+// survives a republish of its group (a member joining or leaving) as long as its winner stays.
+export const enum ConnEntry {
+  Client = 0, // u32 × 4, the key's lane order (IPv4: word 0, the rest 0)
+  Vip = 16, // u32 × 4
+  Ports = 32, // u32 client port << 16 | service port
+  Slot = 36, // u8 session slot
+  Family = 37, // u8 LaneValue.FamilyIpv4 / FamilyIpv6
+  State = 38, // u8 ConnState
+  Refused = 39, // u8 members (by index) that refused the connection (RST) while it raced
+  WinnerPort = 40, // u8 when Won or Closing: the winner's port
+  Winner = 41, // u8 the winner's member index when it won (a hint; the port and MAC decide)
+  WinnerMac = 42, // 6 bytes
+  StartNs = 48, // i64 when the race started
+  LastNs = 56, // i64 last packet of the flow
+  Size = 64,
+}
+
+export const enum ConnState {
+  Free = 0,
+  Racing = 1, // the opener went to every member; no acceptance yet
+  Won = 2, // a member accepted first; the flow is pinned to it
+  Closing = 3, // a FIN was seen; the last segments still reach the winner
 }
 
 // ── Flow cache ───────────────────────────────────────────────────────────────────────────────

@@ -3,30 +3,37 @@
 //   rx rings ─► parse (batch) ─► flow cache ─► classify (forest, interleaved walks) ─► verdict
 //     ─► original onto its egress originals ring, untouched (or diverted to a cache: redirect)
 //     ─► per matched session: sample → police → truncate → encapsulate → replica ring
+//     ─► race: connection tracking (first answer wins), copies to the group, resets to losers
 //     ─► counters
 //
 // Contract
 // - Pure: no allocation, no imports, no clock. Time is the `now` argument and each packet's
 //   descriptor timestamp; randomness is the sessions' seeded xorshift state.
 // - The one rule: the original is queued on its egress ring before any replica work, its bytes
-//   are never written (a redirected original is the exception: it is encapsulated in place, after
-//   the replicas have read it, because diverting it is the job). Replicas are best effort and
-//   every replica that does not go out is counted under a named reason.
+//   are never written (the exceptions are the job of their session, done after every replica has
+//   read the frame: a redirected original is encapsulated in place, a tagged dup carrier too, and
+//   a race group's original gets its member's MACs). Replicas are best effort and every replica
+//   that does not go out is counted under a named reason. The only originals a session drops are
+//   a race group's held-back answers (a loser's late SYN-ACK, a refusal while another member may
+//   accept), counted per port as DroppedRace.
 // - Tables are read from the bank named by Control.ActiveBank, read once per batch: a batch is
 //   classified wholly by one table version, and Control.ObservedVersion tells the control plane
 //   when a switch has taken effect.
 // - The runtime sizes `maxBatch` so that every originals ring has room for the whole batch;
 //   should one still be full, the original is dropped and counted (DroppedTxFull).
 
-import { Abi, Bank, BatchScratch, Control, Desc, DescFlag, FlowEntry, InitError, Lane, LaneValue, Member, PacketMeta, PortConfig, Ring, RuleMeta, SessionConfig, TupleField } from './abi';
+import { Abi, Bank, BatchScratch, Control, Desc, DescFlag, FlowEntry, InitError, Lane, LaneValue, Member, PacketMeta, PortConfig, RaceMember, Ring, RuleMeta, SessionConfig, TupleField } from './abi';
 import { GlobalCounter, PortCounter, SessionCounter } from './counters';
-import { copyKey, keyTemplate, ParseFlag, parseFrame, parsedIpLen, parsedL3 } from './wire/parse';
+import { copyKey, keyTemplate, ParseFlag, parseFrame, parsedIpLen, parsedL3, parsedL4 } from './wire/parse';
 import { classifyBatch, NO_RULE, Result } from './classify/tree';
 import { flowFill, flowHit, flowSlot, hashKey } from './classify/flowcache';
 import { assignmentLanes } from './classify/assignment';
 import { ringConsSlot, ringFree, ringPeek, ringProdSlot, ringRelease, ringSubmit } from './ring/ring';
 import { frameRelease } from './ring/frames';
 import { carrierCfg, carrierSeq, divertEncapsulate, divertFits, replicate, resetCarrier, sessionCounters } from './replicate/replicate';
+import { memberOf, NO_MEMBER, raceClient, raceCopies, raceDrop, raceGroup, raceMember, raceMemberAt, raceResetTo, raceServer, resetRace } from './race/race';
+import { raceCopy, raceReset, raceSteer } from './race/frames';
+import { ctSweep } from './conntrack/table';
 
 export { pcapIngest, pcapEmit, pcapngEmit, ingestError, ingestErrorAt } from './io/capture';
 export { eliminatorInit, eliminatorBytes, eliminateBatch } from './eliminate/recovery';
@@ -90,6 +97,7 @@ export function process(maxBatch: u32, now: i64): u32 {
     done += n;
   }
   nextPort = nextPort + 1 >= ports ? 0 : nextPort + 1;
+  ctSweep(ctl);
   bump(globals, GlobalCounter.Batches);
   bump(globals, GlobalCounter.Packets, done);
   store<u32>(ctl + Control.ObservedVersion, version);
@@ -130,6 +138,7 @@ function processBatch(rx: usize, n: u32, inPort: u32, port: usize, bank: usize, 
     store<u32>(m, flags, PacketMeta.Flags);
     store<u32>(m, parsedL3, PacketMeta.L3);
     store<u32>(m, parsedIpLen, PacketMeta.IpLen);
+    store<u32>(m, parsedL4, PacketMeta.L4);
     if ((flags & ParseFlag.Ip) == 0) bump(portCounters, PortCounter.NotIp);
     if ((flags & (ParseFlag.Truncated | ParseFlag.Malformed | ParseFlag.Ineligible)) != 0) {
       if ((flags & ParseFlag.Truncated) != 0) bump(portCounters, PortCounter.Truncated);
@@ -178,7 +187,7 @@ function processBatch(rx: usize, n: u32, inPort: u32, port: usize, bank: usize, 
       forwarded++;
       continue;
     }
-    act(desc, load<u32>(m, PacketMeta.Flags), load<u32>(m, PacketMeta.L3),
+    act(desc, load<u32>(m, PacketMeta.Flags), load<u32>(m, PacketMeta.L3), load<u32>(m, PacketMeta.L4),
       load<u32>(m, PacketMeta.IpLen), keys + <usize>k * Lane.Bytes, mask, crossConnect, portCounters, bank, now);
   }
   if (direct != 0) ringSubmit(direct, directUsed);
@@ -236,15 +245,20 @@ function classifyStage(bank: usize, version: u32, keys: usize, results: usize, m
   }
 }
 
-/** The verdict for one packet: queue the original, feed the sessions, divert to a cache. */
-function act(desc: usize, flags: u32, l3: u32, ipLen: u32, key: usize, mask: u64, crossConnect: u32,
+/** The verdict for one packet: queue the original, feed the sessions, divert to a cache or a race member. */
+function act(desc: usize, flags: u32, l3: u32, l4: u32, ipLen: u32, key: usize, mask: u64, crossConnect: u32,
              portCounters: usize, bank: usize, now: i64): void {
   const sessions = bank + <usize>load<u32>(bank, Bank.Sessions);
   let egress = crossConnect;
 
-  // Policy first: a deny match drops the original (the sessions still see it).
+  // Policy first: a deny match drops the original (the sessions still see it). Then redirect,
+  // then race: a packet the policy drops or a cache takes never reaches a race group.
   let redirectCfg: usize = 0;
+  let raceCfg: usize = 0;
+  let raceIndex: u32 = 0;
+  resetRace();
   const redirects = mask & load<u64>(bank, Bank.RedirectMask);
+  const races = mask & (load<u64>(bank, Bank.RaceMask) | load<u64>(bank, Bank.RaceReplyMask));
   if ((mask & load<u64>(bank, Bank.DropMask)) != 0) {
     egress = LaneValue.PortIndexNone;
   } else if (redirects != 0) {
@@ -256,13 +270,38 @@ function act(desc: usize, flags: u32, l3: u32, ipLen: u32, key: usize, mask: u64
     } else {
       bump(portCounters, PortCounter.RedirectBypassed);
     }
+  } else if (races != 0) {
+    // Race: a member's answer (the reply category, from a member of that group), or a packet
+    // towards the service (the session's own category). The lowest matching session decides.
+    const replies = mask & load<u64>(bank, Bank.RaceReplyMask);
+    const clients = mask & load<u64>(bank, Bank.RaceMask);
+    let member = NO_MEMBER;
+    if (replies != 0) {
+      raceIndex = load<u32>(sessions + <usize>ctz(replies) * SessionConfig.Size, SessionConfig.RaceReplyOf);
+      raceCfg = sessions + <usize>raceIndex * SessionConfig.Size;
+      member = memberOf(raceGroup(bank, raceCfg), desc);
+    }
+    if (member != NO_MEMBER) {
+      raceServer(ctl, bank, raceCfg, member, desc, flags, l4, key);
+    } else if (clients != 0) {
+      raceIndex = <u32>ctz(clients);
+      raceCfg = sessions + <usize>raceIndex * SessionConfig.Size;
+      raceClient(ctl, bank, raceCfg, desc, flags, l4, key);
+    } else {
+      raceCfg = 0; // a reply-shaped packet from a host that is not a member: not the group's business
+    }
+    if (raceDrop) {
+      egress = LaneValue.PortIndexNone;
+    } else if (raceMember != NO_MEMBER) {
+      egress = load<u32>(raceMemberAt(raceGroup(bank, raceCfg), raceMember), RaceMember.Port);
+    }
   }
 
   // Originals first: queue it on its egress ring before any replica work.
   let queued: usize = 0;
   let release = false;
   if (egress == LaneValue.PortIndexNone) {
-    bump(portCounters, PortCounter.DroppedPolicy);
+    bump(portCounters, raceDrop ? PortCounter.DroppedRace : PortCounter.DroppedPolicy);
     release = true;
   } else {
     const out = <usize>load<u32>(<usize>load<u32>(ctl + Control.PortTable) + <usize>egress * PortConfig.Size, PortConfig.TxOrigRing);
@@ -287,7 +326,7 @@ function act(desc: usize, flags: u32, l3: u32, ipLen: u32, key: usize, mask: u64
     }
   }
 
-  // Replicas: every matched sniff/dup/race session, reading the untouched frame.
+  // Replicas: every matched sniff/dup session, reading the untouched frame.
   resetCarrier();
   let pending = mask & load<u64>(bank, Bank.ReplicateMask);
   while (pending != 0) {
@@ -296,10 +335,22 @@ function act(desc: usize, flags: u32, l3: u32, ipLen: u32, key: usize, mask: u64
     pending &= pending - 1;
   }
 
-  // Diversions, after every replica has read the frame: to the cache (redirect), or into the
-  // tagged dup stream (the carrier member) when the original leaves by the carrier's port.
+  // The race's own frames, from the untouched frame: copies of an opener for the other members,
+  // and the reset that frees a loser (built from its SYN-ACK before that frame is released).
+  if (raceCfg != 0) {
+    if (raceCopies != 0) raceCopy(ctl, bank, raceCfg, raceIndex, desc, ipLen, raceCopies);
+    if (raceResetTo != NO_MEMBER) raceReset(ctl, bank, raceCfg, raceIndex, raceResetTo, desc, l3, l4, key);
+  }
+
+  // Diversions, after every replica has read the frame: to the cache (redirect), to a race
+  // member (its MACs), or into the tagged dup stream (the carrier member) when the original
+  // leaves by the carrier's port.
+  const steered = raceCfg != 0 && raceMember != NO_MEMBER && queued != 0;
   if (redirectCfg != 0 && queued != 0) {
     divertEncapsulate(ctl, bank, redirectCfg, redirectCfg + SessionConfig.Replica, queued, l3, ipLen, key, now, 0, DescFlag.Redirected);
+  } else if (steered) {
+    raceSteer(bank, raceCfg, raceMember, queued);
+    if (carrierCfg != 0) bump(sessionCounters(ctl, carrierCfg), SessionCounter.CarrierBypassed);
   } else if (carrierCfg != 0 && queued != 0) {
     const member = carrierCfg + SessionConfig.Carrier;
     const counters = sessionCounters(ctl, carrierCfg);

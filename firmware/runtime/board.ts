@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
-import { planMemory, MemoryBudgetError, type DataPlaneSpec } from './dataplane.ts';
+import { DEFAULT_CONNTRACK_ENTRIES, planMemory, MemoryBudgetError, type DataPlaneSpec } from './dataplane.ts';
 import { parseIpv4Prefix, prefixContains } from '../../hal/net/address.ts';
 import SCHEMA from '../../boards/schema.json' with { type: 'json' };
 import type { FaultConfig } from '../../hal/drivers/fault/config.ts';
@@ -70,6 +70,8 @@ export interface Board {
   readonly rings: { readonly rx: number; readonly tx: number };
   readonly tableMiB: number;
   readonly flowCache?: number;
+  /** Race connection-table entries per line card (power of two, or 0: nothing is raced). */
+  readonly conntrack?: number;
   readonly batch?: number;
   readonly limits?: { readonly sessions?: number; readonly peers?: number; readonly snaplenMin?: number; readonly snaplenMax?: number };
   readonly management?: { readonly address?: string; readonly port?: number; readonly metricsPort?: number };
@@ -204,6 +206,7 @@ export function dataPlaneSpec(board: Omit<Board, 'file'> & { file?: string }, ca
     sessionSlots: board.limits?.sessions ?? 64,
     bankBytes: Math.ceil(board.tableMiB * 1048576 / 64) * 64,
     flowCacheEntries: board.flowCache ?? 4096,
+    conntrackEntries: board.conntrack ?? DEFAULT_CONNTRACK_ENTRIES,
     batchMax: board.batch ?? 256,
     ioBytes: 1 << 20,
     memoryBudget: board.memoryBudgetMiB * 1048576,

@@ -4,7 +4,7 @@
 // the first 64 KiB page after the module's own data:
 //
 //  ┌ control ┬ scratch ┬ global ctrs ┬ port table ┬ port ctrs ┬ session state ┬ session ctrs ┐
-//  ├ rings: per port rx, originals, replicas; free rings ┬ flow cache ┬ bank 0 ┬ bank 1 ┤
+//  ├ rings: per port rx, originals, replicas; free rings ┬ flow cache ┬ conntrack ┬ bank 0 ┬ bank 1 ┤
 //  └ frame pool ┬ io region (driver buffers and staging rings, handed out at setup) ┘
 //
 // Memory is grown once, here, before any view is taken; nothing grows it afterwards (a grow
@@ -17,7 +17,7 @@
 // this single-threaded runtime process() never runs during publish(), so the inactive bank is
 // never in use while it is written.
 
-import { Abi, BatchScratch, Lane, Control, Desc, DescFlag, FlowEntry, InitError, Limits, PortConfig, SessionState } from '../../wasm/abi.ts';
+import { Abi, Bank, BatchScratch, Lane, Control, ConnEntry, ConntrackHeader, ConntrackLimits, Desc, DescFlag, FlowEntry, InitError, Limits, Mode, PortConfig, RaceGroup, RaceMember, SessionConfig, SessionState } from '../../wasm/abi.ts';
 import { GlobalCounter, PortCounter, SessionCounter } from '../../wasm/counters.ts';
 import { RingView } from '../../hal/ring.ts';
 import { ensureMemory, instantiateDataplane, type DataplaneExports } from './wasm.ts';
@@ -46,6 +46,11 @@ export interface DataPlaneSpec {
   readonly ioBytes: number; // driver buffers and staging rings
   /** Descriptors each session slot may hold while its device has not registered (power of two). */
   readonly holdRing?: number;
+  /**
+   * Race connection-table entries (a power of two of at least ConntrackLimits.ProbeWindow, or 0:
+   * no table, nothing is raced); default DEFAULT_CONNTRACK_ENTRIES.
+   */
+  readonly conntrackEntries?: number;
   readonly memoryBudget: number; // bytes of wasm memory this instance may use
 }
 
@@ -60,6 +65,12 @@ const PAGE = 65536;
  * to hold at once (a full pool shows as no_frame, never as a lost original).
  */
 export const DEFAULT_HOLD_RING = 64;
+/**
+ * Race connections tracked at once, unless the board says otherwise: 4096 × 64 bytes = 256 KiB.
+ * At 100 raced flows a second (the default budget) with flows lasting up to 40 s that is full; a
+ * flow that finds no room is not raced but still served (its hash member, RaceTableFull).
+ */
+export const DEFAULT_CONNTRACK_ENTRIES = 4096;
 const align = (v: number, a: number): number => Math.ceil(v / a) * a;
 const isPow2 = (v: number): boolean => v > 0 && (v & (v - 1)) === 0;
 const nextPow2 = (v: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, v)));
@@ -81,6 +92,8 @@ export interface MemoryMap {
   readonly rxFree: number;
   readonly replicaFree: number;
   readonly flowCache: number;
+  readonly conntrack: number;
+  readonly conntrackEntries: number;
   readonly banks: [number, number];
   readonly framePool: number;
   readonly frameStride: number;
@@ -95,6 +108,10 @@ export function planMemory(spec: DataPlaneSpec, base: number): MemoryMap {
   }
   if (spec.holdRing !== undefined && !isPow2(spec.holdRing)) throw new RangeError(`holdRing must be a power of two, got ${spec.holdRing}`);
   if (spec.flowCacheEntries !== 0 && !isPow2(spec.flowCacheEntries)) throw new RangeError(`flowCacheEntries must be 0 or a power of two, got ${spec.flowCacheEntries}`);
+  const conntrackEntries = spec.conntrackEntries ?? DEFAULT_CONNTRACK_ENTRIES;
+  if (conntrackEntries !== 0 && (!isPow2(conntrackEntries) || conntrackEntries < ConntrackLimits.ProbeWindow)) {
+    throw new RangeError(`conntrackEntries must be 0 or a power of two of at least ${ConntrackLimits.ProbeWindow}, got ${conntrackEntries}`);
+  }
   if (spec.ports.length < 1 || spec.ports.length > Limits.MaxPorts) throw new RangeError(`1..${Limits.MaxPorts} ports, got ${spec.ports.length}`);
   if (spec.sessionSlots < 1 || spec.sessionSlots > Limits.MaxSessions) throw new RangeError(`sessionSlots must be 1..${Limits.MaxSessions}`);
   const stride = align(spec.headroom + spec.frameSize, 64);
@@ -127,6 +144,7 @@ export function planMemory(spec: DataPlaneSpec, base: number): MemoryMap {
   const rxFree = take(RingView.bytes(nextPow2(spec.rxFrames), 4));
   const replicaFree = take(RingView.bytes(nextPow2(Math.max(1, spec.replicaFrames)), 4));
   const flowCache = take(Math.max(1, spec.flowCacheEntries) * FlowEntry.Size);
+  const conntrack = take(ConntrackHeader.Size + conntrackEntries * ConnEntry.Size);
   const bank0 = take(spec.bankBytes);
   const bank1 = take(spec.bankBytes);
   const framePool = take((spec.rxFrames + spec.replicaFrames) * stride);
@@ -137,12 +155,13 @@ export function planMemory(spec: DataPlaneSpec, base: number): MemoryMap {
     const mib = (b: number): string => (b / 1048576).toFixed(1);
     throw new MemoryBudgetError(
       `data plane needs ${mib(used)} MiB (frames ${mib((spec.rxFrames + spec.replicaFrames) * stride)}, ` +
-      `table banks 2 × ${mib(spec.bankBytes)}, flow cache ${mib(spec.flowCacheEntries * FlowEntry.Size)}) ` +
+      `table banks 2 × ${mib(spec.bankBytes)}, flow cache ${mib(spec.flowCacheEntries * FlowEntry.Size)}, ` +
+      `race connections ${mib(conntrackEntries * ConnEntry.Size)}) ` +
       `but the board's memory budget is ${mib(spec.memoryBudget)} MiB`);
   }
   return {
     control, scratch, globalCounters, portTable, portCounters, sessionState, sessionCounters, holdRings, holdRingBytes,
-    rxRings, txOrigRings, txReplicaRings, rxFree, replicaFree, flowCache, banks: [bank0, bank1],
+    rxRings, txOrigRings, txReplicaRings, rxFree, replicaFree, flowCache, conntrack, conntrackEntries, banks: [bank0, bank1],
     framePool, frameStride: stride, io, end,
   };
 }
@@ -206,6 +225,9 @@ export class DataPlane {
     w(m.control + Control.BatchMax, spec.batchMax);
     w(m.control + Control.HoldRings, m.holdRings);
     w(m.control + Control.HoldRingBytes, m.holdRingBytes);
+    w(m.control + Control.Conntrack, m.conntrack);
+    w(m.control + Control.ConntrackCapacity, m.conntrackEntries);
+    this.mem.fill(0, m.conntrack, m.conntrack + ConntrackHeader.Size + m.conntrackEntries * ConnEntry.Size);
     this.hold = [];
     for (let slot = 0; slot < spec.sessionSlots; slot++) {
       this.hold.push(RingView.format(this.u32, m.holdRings + slot * m.holdRingBytes, spec.holdRing ?? DEFAULT_HOLD_RING, Desc.Size));
@@ -279,10 +301,24 @@ export class DataPlane {
     return version;
   }
 
-  /** Throws TablePublishError when an image does not fit a bank. */
+  /**
+   * Throws TablePublishError when an image does not fit a bank, or names a race member on a port
+   * this card lacks (the hot path trusts member ports: they index its port table).
+   */
   checkFits(image: Uint8Array): void {
     if (image.length > this.spec.bankBytes) {
       throw new TablePublishError(`tables need ${image.length} bytes but a bank holds ${this.spec.bankBytes}: raise the board's table budget or reduce rules`);
+    }
+    const dv = new DataView(image.buffer, image.byteOffset, image.byteLength);
+    const sessions = dv.getUint32(Bank.Sessions, true);
+    for (let i = 0; i < dv.getUint32(Bank.SessionCount, true); i++) {
+      const cfg = sessions + i * SessionConfig.Size;
+      if (dv.getUint32(cfg + SessionConfig.Mode, true) !== Mode.Race) continue;
+      const group = dv.getUint32(cfg + SessionConfig.RaceGroup, true);
+      for (let k = 0; k < dv.getUint32(group + RaceGroup.MemberCount, true); k++) {
+        const port = dv.getUint32(group + RaceGroup.Members + k * RaceMember.Size + RaceMember.Port, true);
+        if (port >= this.spec.ports.length) throw new TablePublishError(`race session #${i}: member ${k} is on port ${port}, but this line card has ${this.spec.ports.length} ports`);
+      }
     }
   }
 
@@ -323,6 +359,11 @@ export class DataPlane {
 
   globalCounter(which: GlobalCounter): bigint {
     return this.u64[(this.map.globalCounters >>> 3) + which];
+  }
+
+  /** Race connection-table entries in use now (= inserted − expired − closed, globally). */
+  conntrackInUse(): number {
+    return this.u32[(this.map.conntrack + ConntrackHeader.InUse) >>> 2];
   }
 
   /**

@@ -4,6 +4,11 @@
 //
 // The simulated router has `ports` ports in wire mode (port 0 ↔ port 1 cross-connected, the
 // others send nothing of their own) unless a spec is given.
+//
+// By default every packet is queued at once and the data plane takes them in batches, port by
+// port (round robin), so packets of different ports are not processed in the order given. With
+// `inOrder` each packet is processed alone, in the order given: what a conversation across ports
+// needs (a race: the client's SYN, then the members' answers in a chosen order).
 
 import { MemoryPortDriver, type SentFrame } from '../../hal/drivers/memory/driver.ts';
 import { compileTables, type CompiledTables, type PolicyRuleSpec, type SessionSpec } from '../shell/sessions/compile.ts';
@@ -30,6 +35,13 @@ export interface SimResult {
   readonly tables: CompiledTables;
   /** Conservation invariant violations (empty when they hold). */
   readonly violations: string[];
+  /** Race connection-table entries in use at the end. */
+  readonly conntrackInUse: number;
+}
+
+export interface SimOptions {
+  /** Process each packet alone, in the order given (default: all queued at once, batched per port). */
+  readonly inOrder?: boolean;
 }
 
 /** A small wire-mode router: port 0 (inside) ↔ port 1 (outside), port 2 a mirror port. */
@@ -57,17 +69,25 @@ export function simSpec(overrides: Partial<DataPlaneSpec> = {}): DataPlaneSpec {
 }
 
 /** Runs packets through the data plane with these sessions. */
-export async function simulate(sessions: readonly SessionSpec[], packets: readonly SimPacket[], spec: DataPlaneSpec = simSpec(), policy: readonly PolicyRuleSpec[] = []): Promise<SimResult> {
-  return simulateTables(compileTables(sessions, policy), packets, spec);
+export async function simulate(sessions: readonly SessionSpec[], packets: readonly SimPacket[], spec: DataPlaneSpec = simSpec(), policy: readonly PolicyRuleSpec[] = [], options: SimOptions = {}): Promise<SimResult> {
+  return simulateTables(compileTables(sessions, policy, { portCount: spec.ports.length }), packets, spec, options);
 }
 
 /** Runs packets through a fresh data plane loaded with already compiled tables (explain). */
-export async function simulateTables(tables: CompiledTables, packets: readonly SimPacket[], spec: DataPlaneSpec = simSpec()): Promise<SimResult> {
+export async function simulateTables(tables: CompiledTables, packets: readonly SimPacket[], spec: DataPlaneSpec = simSpec(), options: SimOptions = {}): Promise<SimResult> {
   const drivers = spec.ports.map(() => new MemoryPortDriver());
   const card = LineCard.create(spec, spec.ports.map((p, i) => ({ name: p.name, driver: drivers[i] })));
   try {
     card.dp.publish(tables.bank.image);
-    packets.forEach((p, i) => drivers[p.port].inject(p.frame, p.ts ?? BigInt(i + 1) * 1000n, p.origLen ?? p.frame.length));
+    const inject = (p: SimPacket, i: number): void => drivers[p.port].inject(p.frame, p.ts ?? BigInt(i + 1) * 1000n, p.origLen ?? p.frame.length);
+    if (options.inOrder) {
+      packets.forEach((p, i) => {
+        inject(p, i);
+        while (!card.drained()) card.step(0n);
+      });
+    } else {
+      packets.forEach(inject);
+    }
     while (!card.drained()) card.step(0n);
     const ports = spec.ports.map((_, i) => portCounters(card.dp, i));
     const byName: Record<string, CounterSet> = {};
@@ -81,6 +101,7 @@ export async function simulateTables(tables: CompiledTables, packets: readonly S
       global: globalCounters(card.dp),
       tables,
       violations: conservationViolations(portsByName, byName),
+      conntrackInUse: card.dp.conntrackInUse(),
     };
   } finally {
     await card.close();

@@ -7,9 +7,12 @@
 
 import { SessionConfig, SessionState } from '../abi';
 
-@inline const SCALE: i64 = 1_000_000_000;
+/** Tokens are kept × 1e9 (also by the race budget, wasm/race/budget.ts). */
+@inline export const TOKEN_SCALE: i64 = 1_000_000_000;
+@inline const SCALE: i64 = TOKEN_SCALE;
 
-@inline function refill(tokens: i64, cap: i64, rate: i64, dt: i64): i64 {
+/** Tokens after `dt` ns at `rate` per second (scaled by 1e9), at most `cap`. */
+@inline export function refillTokens(tokens: i64, cap: i64, rate: i64, dt: i64): i64 {
   if (dt <= 0) return tokens;
   const room = cap - tokens;
   if (room <= 0) return cap;
@@ -36,8 +39,8 @@ export function policerAdmit(cfg: usize, state: usize, bytes: u32, now: i64): bo
 
   let pkts = load<i64>(state, SessionState.TokensPkts);
   let bits = load<i64>(state, SessionState.TokensBits);
-  if (pps != 0) pkts = refill(pkts, <i64>load<u32>(cfg, SessionConfig.BurstPkts) * SCALE, pps, dt);
-  if (bps != 0) bits = refill(bits, <i64>load<u64>(cfg, SessionConfig.BurstBits) * SCALE, bps, dt);
+  if (pps != 0) pkts = refillTokens(pkts, <i64>load<u32>(cfg, SessionConfig.BurstPkts) * SCALE, pps, dt);
+  if (bps != 0) bits = refillTokens(bits, <i64>load<u64>(cfg, SessionConfig.BurstBits) * SCALE, bps, dt);
 
   const costBits = <i64>bytes * 8 * SCALE;
   const ok = (pps == 0 || pkts >= SCALE) && (bps == 0 || bits >= costBits);

@@ -5,9 +5,10 @@
 // Contract: SessionSpec fields are validated here and every error names the session and the
 // field. The bank index of a session is its category (bit in the hot path's masks); redirect
 // sessions are ordered by service priority (highest first) because the hot path diverts to the
-// lowest-index matching redirect session.
+// lowest-index matching redirect session. Categories that are not sessions come after the
+// sessions: the forwarding policy's, then one reply category per race session (race.ts).
 
-import { Mode, SessionFlag } from '../../../wasm/abi.ts';
+import { Limits, Mode, SessionFlag } from '../../../wasm/abi.ts';
 import { compileFilter, FilterError } from '../filter/index.ts';
 import { buildForest } from '../tables/forest.ts';
 import { anyBox, intersectBoxes, type Box } from '../tables/box.ts';
@@ -17,6 +18,7 @@ import { buildTemplate, ENCAP_BY_NAME, encapOverhead, type EncapName } from './t
 import * as L from './limits.ts';
 import { MaskElement as MaskLayout, Lane } from '../../../wasm/abi.ts';
 import type { MaskElement } from '../wccp/elements.ts';
+import { compileRaceGroup, raceReplyBoxes, type CompiledRaceGroup, type RaceGroupSpec } from './race.ts';
 
 export type ModeName = 'sniff' | 'dup' | 'race' | 'redirect';
 
@@ -69,6 +71,13 @@ export interface SessionSpec {
   readonly maskAssignment?: { readonly element: MaskElement; readonly laneValues: readonly number[] };
   /** The device has not registered yet: keep replicas in the slot's bounded hold buffer. */
   readonly hold?: boolean;
+  /**
+   * Race: the group of equivalent servers and the budget (race.ts, docs/race.md). A race session
+   * sends no encapsulated replicas: encap, egressPort, mtu and destination are not used (give any
+   * valid placement), snaplen must be 0, sample 1, ratePps and rateBps 0; source.mac is the
+   * router's MAC towards members that name no routerMac.
+   */
+  readonly race?: RaceGroupSpec;
   /** State slot and generation (the runtime's session allocator assigns them). */
   readonly slot: number;
   readonly generation: number;
@@ -85,6 +94,12 @@ export class SessionError extends Error {
   constructor(readonly session: string, readonly field: string, detail: string) {
     super(`session "${session}": ${field}: ${detail}`);
   }
+}
+
+/** What the tables are compiled for. */
+export interface CompileOptions {
+  /** Ports of the line card: race members must be reached by one of them (default Limits.MaxPorts). */
+  readonly portCount?: number;
 }
 
 export interface CompiledTables {
@@ -139,8 +154,18 @@ function intersectUnions(a: readonly Box[], b: readonly Box[]): Box[] {
 function validate(s: SessionSpec): void {
   const bad = (field: string, detail: string): never => { throw new SessionError(s.name, field, detail); };
   if (!(s.mode in MODE_BY_NAME)) bad('mode', `"${s.mode}" is not sniff, dup, race or redirect`);
-  if (!(s.encap in ENCAP_BY_NAME)) bad('encap', `"${s.encap}" is not gre, erspan2, erspan3 or gre-seq`);
   if (typeof s.filter !== 'string' || s.filter.length > L.MAX_FILTER_LENGTH) bad('filter', `must be a string of at most ${L.MAX_FILTER_LENGTH} characters`);
+  if (s.race !== undefined && s.mode !== 'race') bad('race', 'only a race session has a group');
+  if (s.mode === 'race') {
+    // Race copies are whole frames and the budget is race.*: the replica knobs do not apply.
+    if (s.snaplen !== 0) bad('snaplen', 'must be 0: a race copies whole openers');
+    if (s.sample !== 1) bad('sample', 'must be 1: a race is budgeted by race.flowsPerSecond and race.sharePercent');
+    if (s.ratePps !== 0) bad('ratePps', 'must be 0: a race is budgeted by race.flowsPerSecond');
+    if (s.rateBps !== 0) bad('rateBps', 'must be 0: a race is budgeted by race.flowsPerSecond');
+    if (s.carrier) bad('carrier', 'only a dup session with encap gre-seq carries originals to a far-end eliminator');
+    return;
+  }
+  if (!(s.encap in ENCAP_BY_NAME)) bad('encap', `"${s.encap}" is not gre, erspan2, erspan3 or gre-seq`);
   if (!(s.snaplen === 0 || intIn(s.snaplen, L.MIN_SNAPLEN, L.MAX_SNAPLEN))) bad('snaplen', `must be 0 (whole packet) or ${L.MIN_SNAPLEN}..${L.MAX_SNAPLEN}`);
   if (!intIn(s.sample, 1, L.MAX_SAMPLE)) bad('sample', `must be 1..${L.MAX_SAMPLE}`);
   if (!intIn(s.ratePps, 0, L.MAX_RATE_PPS)) bad('ratePps', `must be 0 (unlimited) or up to ${L.MAX_RATE_PPS}`);
@@ -166,9 +191,13 @@ export function defaultStreamId(name: string): number {
  * Compiles sessions (and the forwarding policy, which takes one category of its own) into a bank
  * image.
  */
-export function compileTables(sessions: readonly SessionSpec[], policy: readonly PolicyRuleSpec[] = []): CompiledTables {
+export function compileTables(sessions: readonly SessionSpec[], policy: readonly PolicyRuleSpec[] = [], options: CompileOptions = {}): CompiledTables {
   const drop = policyBoxes(policy);
-  if (sessions.length + (drop.length ? 1 : 0) > L.MAX_SESSIONS) throw new SessionError('*', 'sessions', `at most ${L.MAX_SESSIONS} per line card${drop.length ? ', the forwarding policy included' : ''}`);
+  const races = sessions.filter((s) => s.mode === 'race').length;
+  if (sessions.length + (drop.length ? 1 : 0) + races > L.MAX_SESSIONS) {
+    throw new SessionError('*', 'sessions', `at most ${L.MAX_SESSIONS} categories per line card: one per session${drop.length ? ', one for the forwarding policy' : ''}${races ? ', and one more for each race session (its members\' answers)' : ''}`);
+  }
+  const portCount = options.portCount ?? Limits.MaxPorts;
   const names = new Set<string>();
   for (const s of sessions) {
     if (names.has(s.name)) throw new SessionError(s.name, 'name', 'used by two sessions');
@@ -183,6 +212,7 @@ export function compileTables(sessions: readonly SessionSpec[], policy: readonly
   const assignment = bankAssignment(order);
   const rules: ClassifierRule[] = [];
   const entries: SessionTableEntry[] = [];
+  const replies: Array<{ of: number; boxes: Box[]; slot: number; generation: number }> = [];
   order.forEach((s, category) => {
     // An empty filter matches every packet; excluded sources are subtracted exactly, by
     // intersecting with their complement (the user's filter is compiled as typed, so its error
@@ -213,6 +243,14 @@ export function compileTables(sessions: readonly SessionSpec[], policy: readonly
       if (boxes.length > L.MAX_BOXES_PER_SESSION) throw new SessionError(s.name, 'mask', `the filter within this cache's values needs more than ${L.MAX_BOXES_PER_SESSION} rules`);
     }
     boxes.forEach((box, i) => rules.push({ box, category, id: i + 1 }));
+    if (s.mode === 'race') {
+      const group = compileRaceGroup(s.race, s.source.mac, portCount, (field, detail) => { throw new SessionError(s.name, field, detail); });
+      const reply = raceReplyBoxes(boxes, group.members.map((m) => m.port));
+      if (reply.length > L.MAX_BOXES_PER_SESSION) throw new SessionError(s.name, 'filter', `the members' answers to this filter need more than ${L.MAX_BOXES_PER_SESSION} rules`);
+      replies.push({ of: category, boxes: reply, slot: s.slot, generation: s.generation });
+      entries.push(raceEntry(s, group));
+      return;
+    }
     const streamId = s.encap === 'gre-seq' ? s.streamId ?? defaultStreamId(s.name) : undefined;
     const template = buildTemplate({
       encap: s.encap,
@@ -264,14 +302,41 @@ export function compileTables(sessions: readonly SessionSpec[], policy: readonly
   if (drop.length) {
     const category = entries.length;
     drop.forEach((box, i) => rules.push({ box, category, id: i + 1 }));
-    entries.push({
-      slot: 0, generation: 0, mode: Mode.Drop, encap: 0, sampleN: 1, seed: 1, ratePps: 0, burstPkts: 1,
-      rateBps: 0n, burstBits: 0n, snaplen: 0, egressPort: 0, mtu: 0, template: new Uint8Array(0),
-      ipOffset: 0, greOffset: 0, serviceId: 0, flags: 0,
-    });
+    entries.push({ ...NOT_A_SESSION, mode: Mode.Drop });
+  }
+  for (const r of replies) {
+    // The reply category shares its race session's slot: one set of counters for both sides.
+    const category = entries.length;
+    r.boxes.forEach((box, i) => rules.push({ box, category, id: i + 1 }));
+    entries.push({ ...NOT_A_SESSION, mode: Mode.RaceReply, slot: r.slot, generation: r.generation, raceReplyOf: r.of });
   }
   const forest = buildForest(rules);
   return { bank: layoutBank(rules, forest, entries, assignment), rules, forest, order };
+}
+
+/** The fields of a category that is not a session (the policy's, a race reply's). */
+const NOT_A_SESSION: SessionTableEntry = {
+  slot: 0, generation: 0, mode: Mode.Drop, encap: 0, sampleN: 1, seed: 1, ratePps: 0, burstPkts: 1,
+  rateBps: 0n, burstBits: 0n, snaplen: 0, egressPort: 0, mtu: 0, template: new Uint8Array(0),
+  ipOffset: 0, greOffset: 0, serviceId: 0, flags: 0,
+};
+
+/**
+ * A race session's bank entry: no template; its budget in the policer's fields (the time bucket
+ * in ratePps / burstPkts, the share bucket's depth in burstBits: wasm/abi.ts RaceBudgetState).
+ */
+function raceEntry(s: SessionSpec, group: CompiledRaceGroup): SessionTableEntry {
+  return {
+    ...NOT_A_SESSION,
+    slot: s.slot,
+    generation: s.generation,
+    mode: Mode.Race,
+    seed: (s.seed ?? 0x9e3779b9 ^ (s.slot * 0x85ebca6b)) >>> 0 || 1,
+    ratePps: group.flowsPerSecond,
+    burstPkts: group.burst,
+    burstBits: BigInt(group.burst),
+    raceGroup: { members: group.members, sharePpm: group.sharePpm },
+  };
 }
 
 const sameMask = (a: MaskElement, b: MaskElement): boolean =>

@@ -1,7 +1,7 @@
 // Every limit a session is checked against, with why. Boards may lower (never raise) the
 // per-board ones; see boards/schema.json.
 
-import { Limits } from '../../../wasm/abi.ts';
+import { Limits, RaceLimits } from '../../../wasm/abi.ts';
 
 /** Sessions per line card: one bit each in the hot path's u64 session masks. */
 export const MAX_SESSIONS = Limits.MaxSessions;
@@ -38,3 +38,21 @@ export const MIN_BURST_BITS = 1518 * 8;
 
 /** Replica encapsulation must leave room for the smallest useful inner packet. */
 export const MIN_REPLICA_MTU = 576;
+
+// ── Race groups (docs/race.md) ──────────────────────────────────────────────────────────────
+
+/** Members of one race group: the hot path keeps them in a fixed table and a u8 refusal mask. */
+export const RACE_MAX_MEMBERS = RaceLimits.MaxMembers;
+
+/**
+ * Raced flows per second of a group unless its session says otherwise: a hundred racing connects
+ * a second costs the group (members − 1) × 100 extra SYNs a second, a few percent of what one
+ * small web server accepts; when the group's load grows beyond that, the raced share shrinks
+ * instead of the group's load growing (the hedging rule of thumb: a budget, not a ratio alone).
+ */
+export const DEFAULT_RACE_FLOWS_PER_SECOND = 100;
+/** Budget depth unless the session says otherwise: one second of the default rate. */
+export const DEFAULT_RACE_BURST = 100;
+/** A racing rate above 1 M flows/s exceeds what one card tracks; the depth bound keeps depth × 1e9 in i64. */
+export const MAX_RACE_FLOWS_PER_SECOND = 1_000_000;
+export const MAX_RACE_BURST = 1_000_000;

@@ -3,13 +3,13 @@
 // `SessionConfig`). Offsets inside the image are relative to its start, so the same bytes fit
 // any bank address on any card.
 //
-//  ┌ Header ┬ Rules (160 × n) ┬ RuleMeta (8 × n) ┬ Forest ┬ Nodes (64 × m) ┬ Leaves ┬ Prefilters ┬ Sessions (128 × s) ┬ Templates ┐
+//  ┌ Header ┬ Rules (160 × n) ┬ RuleMeta (8 × n) ┬ Forest ┬ Nodes (64 × m) ┬ Leaves ┬ Prefilters ┬ Sessions (128 × s) ┬ Templates ┬ Race groups ┐
 //
 // Contract: inputs come from the compilers in this folder and from sessions/, already validated;
 // this file checks only the layout invariants it owns (sizes, alignment, category range) and
 // throws on violation.
 
-import { Bank, BankMagic, Forest, ForestTree, Lane, Leaf, Limits, MaskElement, Member, Mode, Node, Prefilter, Rule, RuleMeta, SessionConfig } from '../../../wasm/abi.ts';
+import { Bank, BankMagic, Forest, ForestTree, Lane, Leaf, Limits, MaskElement, Member, Mode, Node, Prefilter, RaceGroup, RaceLimits, RaceMember, Rule, RuleMeta, SessionConfig } from '../../../wasm/abi.ts';
 import type { ClassifierRule, CompiledForest, CompiledTree, TreeRef } from './tree.ts';
 
 /** A session as the hot path sees it: every field of SessionConfig plus its template bytes. */
@@ -34,6 +34,10 @@ export interface SessionTableEntry {
   readonly flags: number;
   /** A tagged dup session's carrier member (SessionFlag.Carrier). */
   readonly carrier?: { readonly egressPort: number; readonly mtu: number; readonly template: Uint8Array; readonly ipOffset: number; readonly greOffset: number };
+  /** A race session's group (Mode.Race): its members and the share of new flows it races. */
+  readonly raceGroup?: { readonly members: ReadonlyArray<{ readonly port: number; readonly mac: Uint8Array; readonly routerMac: Uint8Array }>; readonly sharePpm: number };
+  /** A race reply category (Mode.RaceReply): the bank index of its race session. */
+  readonly raceReplyOf?: number;
 }
 
 export interface BankLayout {
@@ -144,6 +148,15 @@ export function layoutBank(rules: readonly ClassifierRule[], forest: CompiledFor
     carrierOffsets.push(cursor);
     if (s.carrier) cursor = align(cursor + s.carrier.template.length, 8);
   }
+  cursor = align(cursor, 16);
+  const groupOffsets: number[] = [];
+  for (const s of sessions) {
+    groupOffsets.push(s.raceGroup ? cursor : 0);
+    if (s.raceGroup) {
+      if (s.raceGroup.members.length < 1 || s.raceGroup.members.length > RaceLimits.MaxMembers) throw new RangeError(`a race group has 1..${RaceLimits.MaxMembers} members`);
+      cursor += RaceGroup.Size;
+    }
+  }
   const bytes = align(cursor, 64);
   if (bytes >= Node.LeafFlag) throw new RangeError('bank image exceeds 2 GiB');
 
@@ -167,14 +180,20 @@ export function layoutBank(rules: readonly ClassifierRule[], forest: CompiledFor
   let replicate = 0n;
   let redirect = 0n;
   let drop = 0n;
+  let race = 0n;
+  let raceReply = 0n;
   sessions.forEach((s, i) => {
     if (s.mode === Mode.Redirect) redirect |= 1n << BigInt(i);
     else if (s.mode === Mode.Drop) drop |= 1n << BigInt(i);
+    else if (s.mode === Mode.Race) race |= 1n << BigInt(i);
+    else if (s.mode === Mode.RaceReply) raceReply |= 1n << BigInt(i);
     else replicate |= 1n << BigInt(i);
   });
   dv.setBigUint64(Bank.ReplicateMask, replicate, true);
   dv.setBigUint64(Bank.RedirectMask, redirect, true);
   dv.setBigUint64(Bank.DropMask, drop, true);
+  dv.setBigUint64(Bank.RaceMask, race, true);
+  dv.setBigUint64(Bank.RaceReplyMask, raceReply, true);
   u32(Bank.HashFlags, assignment.hashFlags);
   u32(Bank.MaskCount, assignment.masks.length);
   assignment.masks.forEach((m, i) => {
@@ -275,6 +294,22 @@ export function layoutBank(rules: readonly ClassifierRule[], forest: CompiledFor
     if (s.carrier) member(base + SessionConfig.Carrier, s.carrier, carrierOffsets[i]);
     u32(base + SessionConfig.ServiceId, s.serviceId);
     u32(base + SessionConfig.Flags, s.flags);
+    if (s.raceReplyOf !== undefined) {
+      if (sessions[s.raceReplyOf]?.mode !== Mode.Race) throw new RangeError(`race reply category ${i} answers for ${s.raceReplyOf}, which is not a race session`);
+      u32(base + SessionConfig.RaceReplyOf, s.raceReplyOf);
+    }
+    if (s.raceGroup) {
+      const g = groupOffsets[i];
+      u32(base + SessionConfig.RaceGroup, g);
+      u32(g + RaceGroup.MemberCount, s.raceGroup.members.length);
+      u32(g + RaceGroup.SharePpm, s.raceGroup.sharePpm);
+      s.raceGroup.members.forEach((m, k) => {
+        const at = g + RaceGroup.Members + k * RaceMember.Size;
+        u32(at + RaceMember.Port, m.port);
+        image.set(m.mac, at + RaceMember.Mac);
+        image.set(m.routerMac, at + RaceMember.RouterMac);
+      });
+    }
   });
 
   return { image, bytes, sections: { rules: rulesOff, ruleMeta: metaOff, forest: forestOff, nodes: nodesOff, leaves: leavesOff, sessions: sessionsOff, templates: templatesOff } };
