@@ -163,7 +163,7 @@ program
   .description('the remote device: register with one or more routers over WCCPv2, ask for the packets a filter names, and write the replicas the routers send as pcapng (a file, or - for stdout: wireshark -k -i -)')
   .requiredOption('--router <ipv4>', 'a router to register with (repeat for several)', (v: string, prev: string[] = []) => [...prev, v])
   .requiredOption('--match <expr>', 'the packets wanted, in tcpdump-style filter syntax')
-  .requiredOption('--out <file>', 'pcapng file to write, or - for stdout')
+  .option('--out <file>', 'pcapng file to write, or - for stdout (not with --mode race)')
   .option('--address <ipv4>', "this device's address (default: the one the kernel uses towards the first router)")
   .option('--service <id>', 'WCCP service group: 0..50 well-known, 51..255 dynamic', integer(0, 255), 90)
   .option('--password <text>', "the service group's MD5 password (at most 8 characters)")

@@ -24,7 +24,8 @@ export type PeerMode = 'sniff' | 'dup' | 'race' | 'redirect';
 export interface PeerOptions {
   readonly router: readonly string[];
   readonly match: string;
-  readonly out: string;
+  /** Where replicas go (pcapng file, or - for stdout); not for race, whose members get the client's frames themselves. */
+  readonly out?: string;
   readonly address?: string;
   readonly service: number;
   readonly password?: string;
@@ -78,6 +79,8 @@ function checkOptions(o: PeerOptions): void {
   }
   if (o.mode === 'redirect' && (o.encap !== 'gre' || o.snaplen !== 0)) throw new PeerOptionError('--mode redirect: the router diverts whole packets with GRE (no --encap, no --snaplen)');
   if (o.mode === 'dup' && o.encap !== 'gre-seq') throw new PeerOptionError('--mode dup: use --encap gre-seq (the far end needs the sequence numbers)');
+  if (o.mode === 'race' && o.out !== undefined) throw new PeerOptionError('--mode race: no --out: a race member receives the clients\' packets themselves (docs/race.md), there are no replicas to write');
+  if (o.mode !== 'race' && o.out === undefined) throw new PeerOptionError('--out: give the pcapng file to write (or - for stdout)');
 }
 
 export async function peerCommand(o: PeerOptions): Promise<void> {
@@ -94,13 +97,15 @@ export async function peerCommand(o: PeerOptions): Promise<void> {
   const toStdout = o.out === '-';
   const say = (line: string): void => { process.stderr.write(`twinflow peer: ${line}\n`); };
 
-  const capture = new PeerCapture(toStdout ? process.stdout : o.out, o.router, o.encap);
+  // A race member only registers and keeps alive: the router sends it the clients' frames (L2).
+  const capture = o.out === undefined ? undefined : new PeerCapture(toStdout ? process.stdout : o.out, o.router, o.encap);
   let stop: (() => void) | undefined;
   const stopped = new Promise<void>((resolve) => { stop = resolve; });
   const receiver = new ReplicaReceiver({
     address,
     routers: o.router,
     onReplica: (r) => {
+      if (!capture) return;
       capture.write(r);
       if (o.count !== undefined && capture.written >= o.count) stop!();
     },
@@ -123,9 +128,9 @@ export async function peerCommand(o: PeerOptions): Promise<void> {
   process.once('SIGTERM', onSignal);
   const timers: NodeJS.Timeout[] = [];
   try {
-    receiver.start();
+    if (capture) receiver.start();
     await device.start();
-    say(`registered as ${address} with ${o.router.join(', ')} (service ${o.service}, ${o.mode} "${o.match}", ${o.encap}); writing ${toStdout ? 'pcapng to stdout' : o.out}`);
+    say(`registered as ${address} with ${o.router.join(', ')} (service ${o.service}, ${o.mode} "${o.match}"${capture ? `, ${o.encap}); writing ${toStdout ? 'pcapng to stdout' : o.out}` : ')'}`);
     if (o.duration !== undefined) timers.push(setTimeout(() => stop!(), o.duration * 1000));
     if (process.stderr.isTTY) timers.push(setInterval(() => process.stderr.write(`\r${status(receiver.counters())}   `), STATUS_MS));
     await stopped;
@@ -134,14 +139,17 @@ export async function peerCommand(o: PeerOptions): Promise<void> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await device.stop();
-    receiver.drain();
-    receiver.close();
-    await capture.close();
+    if (capture) {
+      receiver.drain();
+      receiver.close();
+      await capture.close();
+    }
   }
   const c = receiver.counters();
-  const final = { address, routers: device.states(), written: capture.written, receiver: c, wccp: device.counters() };
+  const written = capture?.written ?? 0;
+  const final = { address, routers: device.states(), written, receiver: c, wccp: device.counters() };
   if (o.json && !toStdout) process.stdout.write(`${JSON.stringify(final, null, 2)}\n`);
-  else say(`stopped: ${capture.written} written; ${status(c)}`);
+  else say(`stopped: ${written} written; ${status(c)}`);
 }
 
 function status(c: Record<keyof typeof RECEIVER_COUNTERS, number>): string {

@@ -177,7 +177,35 @@ export class Router implements RouterControl {
     this.log(`device ${device} usable in service group ${service}`);
   }
 
+  /** Race members of each service group, by device. */
+  private readonly races = new Map<number, Map<string, DeviceRequest>>();
+
+  /**
+   * A device registering mode race joins its service group's race: one session over every member
+   * (docs/race.md), which must all serve the same filter; the budget is the group's configuration.
+   */
+  private onRaceRequest(r: DeviceRequest): void {
+    const group = this.races.get(r.service) ?? new Map<string, DeviceRequest>();
+    const other = [...group.values()].find((x) => x.device !== r.device);
+    if (other && other.filter.trim() !== r.filter.trim()) {
+      throw new SessionError(`race/${r.service}`, 'filter', `"${r.filter}" differs from the group's "${other.filter}": every member of a race group serves the same service`);
+    }
+    const next = new Map(group);
+    next.set(r.device, r);
+    this.admit(r.device, r.service, () => this.publishRace(r.service, next));
+    this.races.set(r.service, next);
+    this.log(`race/${r.service}: ${r.device} joins (${next.size} member${next.size === 1 ? '' : 's'})`);
+  }
+
+  private publishRace(service: number, members: ReadonlyMap<string, DeviceRequest>): void {
+    const devices = [...members.keys()].sort((a, b) => parseIpv4(a) - parseIpv4(b));
+    const budget = this.o.config.services.find((s) => s.id === service)?.race;
+    const filter = members.size ? [...members.values()][0].filter : '';
+    this.manager.raceGroup({ service, filter, members: devices, ...(budget ? { budget } : {}) }, this.clock());
+  }
+
   private onRequest(r: DeviceRequest): void {
+    if (r.mode === 'race') return this.onRaceRequest(r);
     const name = `${r.device}/${r.service}`;
     const lim = this.limits;
     if (r.snaplen !== 0 && (r.snaplen < lim.snaplenMin || r.snaplen > lim.snaplenMax)) {
@@ -210,6 +238,11 @@ export class Router implements RouterControl {
 
   private onRemoved(device: string, service: number): void {
     if (this.manager.endMembership(device, service)) this.log(`session ${device}/${service}: ended (device left the group)`);
+    const race = this.races.get(service);
+    if (race?.delete(device)) {
+      this.publishRace(service, race);
+      this.log(`race/${service}: ${device} left (${race.size} member${race.size === 1 ? '' : 's'})`);
+    }
     const groups = this.memberships.get(device);
     if (!groups) return;
     groups.delete(service);

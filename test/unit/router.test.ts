@@ -193,4 +193,28 @@ test('every bad management input names its field and changes nothing', async () 
   await r.card.close();
 });
 
+test('devices registering mode race form one race session for their service, refused when they disagree', async () => {
+  const r = rig();
+  const members = ['198.51.100.10', '198.51.100.12', '198.51.100.11'];
+  const neighbors = Object.fromEntries(members.map((m, i) => [m, `02:00:c6:33:64:${(0x10 + i).toString(16)}`]));
+  // The servers' MACs as static neighbours of the wan port (where their subnet is).
+  (r.board.ports.find((p) => p.name === 'wan') as { neighbors?: Record<string, string> }).neighbors = neighbors;
+  const race = (device: string, filter = 'tcp dst port 80 and dst host 198.51.100.100') => ({
+    device, service: 91, mode: 'race' as const, filter, encap: 'gre' as const, snaplen: 0, sample: 1, ratePps: 0, rateBps: 0, lifetime: 0,
+  });
+  for (const m of members) r.router.wccpHooks.request(race(m));
+  const sessions = r.router.listSessions();
+  assert.equal(sessions.map((s) => [s.name, s.mode, s.origin]), [['race/91', 'race', 'registration']]);
+  const group = r.router.manager.tables()!.order.find((s) => s.name === 'race/91')!.race!;
+  assert.equal(group.members.map((m) => m.address), ['198.51.100.10', '198.51.100.11', '198.51.100.12'], 'members in address order');
+  assert.equal(group.members.map((m) => m.port), [1, 1, 1], 'reached by the wan port');
+  assert.throws(() => r.router.wccpHooks.request(race('198.51.100.13', 'tcp dst port 443')), (e: unknown) => e instanceof SessionError && e.field === 'filter');
+  r.router.wccpHooks.removed('198.51.100.11', 91);
+  assert.equal(r.router.manager.tables()!.order.find((s) => s.name === 'race/91')!.race!.members.map((m) => m.address), ['198.51.100.10', '198.51.100.12']);
+  r.router.wccpHooks.removed('198.51.100.10', 91);
+  r.router.wccpHooks.removed('198.51.100.12', 91);
+  assert.equal(r.router.listSessions(), [], 'the last member takes the race with it');
+  await r.card.close();
+});
+
 test.run();

@@ -22,6 +22,14 @@ export interface WccpServiceConfig {
   readonly forwarding?: readonly ForwardingMethodName[];
   readonly assignment?: readonly AssignmentMethodName[];
   readonly return?: readonly ForwardingMethodName[];
+  /** Budget of the group's race session (devices registering mode race): docs/race.md. */
+  readonly race?: RaceBudget;
+}
+
+export interface RaceBudget {
+  readonly flowsPerSecond?: number;
+  readonly burst?: number;
+  readonly sharePercent?: number;
 }
 
 export interface WccpConfig {

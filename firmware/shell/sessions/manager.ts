@@ -22,6 +22,7 @@ import { parseIpv4 } from '../net/address.ts';
 import { MAX_FILTER_LENGTH } from './limits.ts';
 import type { MaskElement, ValueElement } from '../wccp/elements.ts';
 import { bucketHashFlags, checkMask } from './wccp-lanes.ts';
+import type { RaceBudget } from '../config/types.ts';
 
 /** Where replicas for a device leave and how they are addressed (the runtime knows the board). */
 export interface Placement {
@@ -83,12 +84,25 @@ interface Entry {
   readonly requireRegistration: boolean;
 }
 
-type SessionSpecBase = Omit<SessionSpec, 'slot' | 'generation' | 'hold' | 'egressPort' | 'mtu' | 'source' | 'destination'> & {
+type SessionSpecBase = Omit<SessionSpec, 'slot' | 'generation' | 'hold' | 'egressPort' | 'mtu' | 'source' | 'destination' | 'race'> & {
   readonly device: string;
   readonly port?: string;
   readonly lifetime: number;
   readonly label?: string;
+  /** Race: the member devices (addresses, in member order) and the group's budget. */
+  readonly raceMembers?: readonly string[];
+  readonly raceBudget?: RaceBudget;
 };
+
+/** A service group's race: equivalent servers that registered mode race for the same service. */
+export interface RaceGroupRequest {
+  readonly service: number;
+  /** The service, in filter syntax (every member asked for the same). */
+  readonly filter: string;
+  /** Member devices; their order is the members' (member 0 receives the opener's original). */
+  readonly members: readonly string[];
+  readonly budget?: RaceBudget;
+}
 
 export interface ManagerOptions {
   readonly slots: number;
@@ -235,6 +249,32 @@ export class SessionManager {
     if (!e || e.origin === 'static') return false;
     this.commit([], [e]);
     return true;
+  }
+
+  /**
+   * A service group's race session (new, or its members changed): one session named
+   * `race/SERVICE` over every member. An empty member list ends it. Throws SessionError when refused.
+   */
+  raceGroup(g: RaceGroupRequest, nowMs: number): SessionInfo | null {
+    const name = `race/${g.service}`;
+    const existing = this.entries.get(name);
+    if (g.members.length === 0) {
+      if (existing) this.commit([], [existing]);
+      return null;
+    }
+    const base: SessionSpecBase = {
+      name, mode: 'race', filter: g.filter, encap: 'gre', snaplen: 0, sample: 1, ratePps: 0, rateBps: 0,
+      device: g.members[0], lifetime: 0, raceMembers: [...g.members], ...(g.budget ? { raceBudget: g.budget } : {}),
+    };
+    if (existing && sameRequest(existing.spec, base)) return this.info(existing);
+    // The group keeps its slot and generation while only its members change (the hot path's
+    // connection table then keeps pinned flows whose winner stays in the group).
+    const entry: Entry = existing
+      ? { ...existing, spec: base }
+      : this.allocate(name, 'registration', base, nowMs, false);
+    this.commit([entry], existing ? [existing] : []);
+    for (const m of g.members) this.registered.add(m);
+    return this.info(entry);
   }
 
   /** A standard cache's redirect membership (new or changed assignment). */
@@ -406,8 +446,17 @@ export class SessionManager {
     for (const e of add) next.set(e.name, e);
     const specs: SessionSpec[] = [...next.values()].map((e) => {
       const p = this.o.resolve(e.spec.device, e.spec.port, e.name);
+      const { raceMembers, raceBudget, ...spec } = e.spec;
+      const race = raceMembers && {
+        members: raceMembers.map((m) => {
+          const q = this.o.resolve(m, undefined, e.name);
+          return { port: q.portIndex, mac: q.destinationMac, address: m, routerMac: q.source.mac };
+        }),
+        ...(raceBudget ?? {}),
+      };
       return {
-        ...e.spec,
+        ...spec,
+        ...(race ? { race } : {}),
         slot: e.slot,
         generation: e.generation,
         hold: this.holding(e),
@@ -418,16 +467,20 @@ export class SessionManager {
       };
     });
     const tables = compileTables(specs, this.policy);
+    // A session updated in place (same slot and generation: a race group whose members changed)
+    // keeps its counters and state; every other removal ends a session.
+    const inPlace = (e: Entry): boolean => add.some((a) => a.name === e.name && a.slot === e.slot && a.generation === e.generation);
     for (const e of remove) {
+      if (inPlace(e)) continue;
       this.ended.push({ name: e.name, counters: this.o.counters(e.slot) });
       if (this.ended.length > (this.o.history ?? DEFAULT_HISTORY)) this.ended.shift();
     }
     // A new or changed session never inherits a slot's sampling, policer or sequence state.
-    for (const e of add) this.o.resetSlot(e.slot);
+    for (const e of add) if (!remove.some((r) => r.slot === e.slot && r.generation === e.generation)) this.o.resetSlot(e.slot);
     this.o.publish(tables);
     this.current = tables;
     // Held replicas of a removed session are its own, even when a new session reuses the slot.
-    for (const e of remove) this.o.retire(e.slot);
+    for (const e of remove) if (!inPlace(e)) this.o.retire(e.slot);
     this.entries.clear();
     for (const [k, v] of next) this.entries.set(k, v);
     // Sessions that held replicas in the previous tables and send them now: release the held ones.
