@@ -18,6 +18,7 @@ import { PeerOptionError } from './peer/errors.ts';
 import { BootOptionError } from './runtime/boot-errors.ts';
 import { ConfigError, StateError } from './shell/config/errors.ts';
 import { KeyFileError } from './shell/mgmt/keyfile.ts';
+import { ControlError } from './shell/control.ts';
 import { ManagementConnectionError, ManagementError } from './shell/mgmt/protocol.ts';
 import { CtlUsageError } from './shell/mgmt/ctl-command.ts';
 
@@ -29,6 +30,8 @@ const USER_ERRORS: ReadonlyArray<new (...args: never[]) => Error> = [
   PeerOptionError, BootOptionError,
   // Configuration, saved state and the management port (firmware/shell/config, firmware/shell/mgmt).
   ConfigError, StateError, KeyFileError, ManagementError, ManagementConnectionError, CtlUsageError,
+  // A configuration the board cannot run (firmware/shell/router.ts).
+  ControlError,
 ];
 const FILE_ERROR_CODES = new Set(['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR', 'EEXIST', 'ENOSPC', 'EROFS', 'EPERM']);
 

@@ -73,7 +73,7 @@ export interface Board {
   /** Race connection-table entries per line card (power of two, or 0: nothing is raced). */
   readonly conntrack?: number;
   readonly batch?: number;
-  readonly limits?: { readonly sessions?: number; readonly peers?: number; readonly snaplenMin?: number; readonly snaplenMax?: number };
+  readonly limits?: { readonly sessions?: number; readonly rules?: number; readonly peers?: number; readonly snaplenMin?: number; readonly snaplenMax?: number };
   readonly management?: { readonly address?: string; readonly port?: number; readonly metricsPort?: number };
   readonly ports: readonly BoardPort[];
   readonly routes?: ReadonlyArray<{ readonly prefix: string; readonly port: string; readonly via?: string }>;

@@ -123,6 +123,7 @@ export class Router implements RouterControl {
       counters: (slot) => cards.sessionCounters(slot),
       resetSlot: (slot) => cards.resetSessionSlot(slot),
       registrationSource: parseIpv4(o.config.wccp.routerId ?? o.config.wccp.address),
+      compile: { portCount: cards.portNames.length, ...(o.board.limits?.rules !== undefined ? { maxRules: o.board.limits.rules } : {}) },
     });
     this.wccpHooks = {
       usable: (device, service) => this.onUsable(device, service),
@@ -431,6 +432,6 @@ export class Router implements RouterControl {
 
 /** A session-layer refusal as the control surface reports it (field prefixed by where it sat). */
 function asControlError(e: unknown, where: string): unknown {
-  if (e instanceof SessionError) return new ControlError(`${where}.${e.field}`, e.message);
+  if (e instanceof SessionError) return new ControlError(`${where}.${e.field}`, e.session === '*' ? e.detail : `session "${e.session}": ${e.detail}`);
   return e;
 }

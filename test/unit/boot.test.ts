@@ -71,6 +71,26 @@ test('boot refuses what it cannot honour with one line naming the field', () => 
   }
 });
 
+test('the small-router board refuses a configuration that does not fit it, before any table is touched', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinflow-boot-'));
+  try {
+    const hosts = (base: number) => Array.from({ length: 700 }, (_, i) => `host 10.${base}.${(2 * i) >> 8}.${(2 * i) & 255}`).join(' or ');
+    const session = (i: number) => ({ name: `s${i}`, mode: 'sniff', filter: hosts(i), device: '192.0.2.2' });
+    const write = (name: string, extra: object) => fs.writeFileSync(path.join(dir, name), JSON.stringify({ wccp: { address: '127.0.0.1', port: 20000 + (process.pid % 20000) }, ...extra }));
+    write('rules.json', { sessions: [0, 1, 2, 3, 4, 5].map(session) });
+    write('sessions.json', { limits: { sessions: 32 } });
+    const run = (file: string) => spawnSync(process.execPath, ['bin/twinflow.mjs', 'boot', '--board', 'small-router', '--config', path.join(dir, file), '--duration', '1'], { encoding: 'utf8', timeout: 60_000 });
+    const rules = run('rules.json');
+    assert.is(rules.status, 2, rules.stderr);
+    assert.match(rules.stderr, /rules: the sessions and policy need 8400 classifier rules; this board allows 4096 \(limits\.rules\)/);
+    const sessions = run('sessions.json');
+    assert.is(sessions.status, 2, sessions.stderr);
+    assert.match(sessions.stderr, /limits\.sessions: must be 1\.\.16 on this board/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a fault on a port impairs it, seeded and counted: rx drops never reach the data plane', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinflow-boot-'));
   try {

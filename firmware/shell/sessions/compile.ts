@@ -91,7 +91,8 @@ export interface PolicyRuleSpec {
 
 export class SessionError extends Error {
   override readonly name = 'SessionError';
-  constructor(readonly session: string, readonly field: string, detail: string) {
+  /** `session` is "*" for a refusal about the whole set (too many sessions or rules). */
+  constructor(readonly session: string, readonly field: string, readonly detail: string) {
     super(`session "${session}": ${field}: ${detail}`);
   }
 }
@@ -100,6 +101,8 @@ export class SessionError extends Error {
 export interface CompileOptions {
   /** Ports of the line card: race members must be reached by one of them (default Limits.MaxPorts). */
   readonly portCount?: number;
+  /** The board's cap on classifier rules (limits.rules): more is refused before anything is built. */
+  readonly maxRules?: number;
 }
 
 export interface CompiledTables {
@@ -309,6 +312,9 @@ export function compileTables(sessions: readonly SessionSpec[], policy: readonly
     const category = entries.length;
     r.boxes.forEach((box, i) => rules.push({ box, category, id: i + 1 }));
     entries.push({ ...NOT_A_SESSION, mode: Mode.RaceReply, slot: r.slot, generation: r.generation, raceReplyOf: r.of });
+  }
+  if (options.maxRules !== undefined && rules.length > options.maxRules) {
+    throw new SessionError('*', 'rules', `the sessions and policy need ${rules.length} classifier rules; this board allows ${options.maxRules} (limits.rules)`);
   }
   const forest = buildForest(rules);
   return { bank: layoutBank(rules, forest, entries, assignment), rules, forest, order };

@@ -17,7 +17,7 @@
 // - Limits: at most `slots` sessions (the board's), each device at most `perDevice`.
 
 import type { EncapName, ModeName, PolicyRule, SessionInfo, StaticSessionSpec } from '../control.ts';
-import { compileTables, SessionError, type CompiledTables, type SessionSpec } from './compile.ts';
+import { compileTables, SessionError, type CompileOptions, type CompiledTables, type SessionSpec } from './compile.ts';
 import { parseIpv4 } from '../net/address.ts';
 import { MAX_FILTER_LENGTH } from './limits.ts';
 import type { MaskElement, ValueElement } from '../wccp/elements.ts';
@@ -126,6 +126,8 @@ export interface ManagerOptions {
    * "origin address". Static sessions use their egress port's address. Default: the port's.
    */
   readonly registrationSource?: number;
+  /** What the board allows the tables (ports, rules). */
+  readonly compile?: CompileOptions;
 }
 
 const DEFAULT_PER_DEVICE = 8;
@@ -466,7 +468,7 @@ export class SessionManager {
         destination: { ip: parseIpv4(e.spec.device), mac: p.destinationMac },
       };
     });
-    const tables = compileTables(specs, this.policy);
+    const tables = compileTables(specs, this.policy, this.o.compile ?? {});
     // A session updated in place (same slot and generation: a race group whose members changed)
     // keeps its counters and state; every other removal ends a session.
     const inPlace = (e: Entry): boolean => add.some((a) => a.name === e.name && a.slot === e.slot && a.generation === e.generation);
