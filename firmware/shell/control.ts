@@ -120,6 +120,15 @@ export interface RouterStatus {
   readonly tableVersion: number;
 }
 
+/** What flashing an uploaded image did (docs/images.md): the slot written, to be tried at the next boot. */
+export interface FlashReport {
+  readonly slot: string;
+  readonly version: string;
+  readonly board: string;
+  readonly imageSha256: string;
+  readonly bytes: number;
+}
+
 export interface RouterControl {
   status(): RouterStatus;
   counters(): CountersReport;
@@ -140,4 +149,10 @@ export interface RouterControl {
   saveConfig(): Promise<{ readonly path: string; readonly bytes: number }>;
   /** Re-reads the saved state and applies it (all or nothing). */
   loadConfig(): Promise<{ readonly path: string; readonly bytes: number }>;
+  /**
+   * Verifies an uploaded firmware image (signature, board, minimum version) and writes it into the
+   * inactive A/B slot, to be health-checked at the next boot; a refusal is a ControlError('image')
+   * and writes nothing.
+   */
+  flashImage(image: Uint8Array): Promise<FlashReport>;
 }

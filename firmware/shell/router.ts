@@ -20,6 +20,7 @@ import {
   type Allowlist,
   type CountersReport,
   type ExplainReport,
+  type FlashReport,
   type PacketDescription,
   type PolicyRule,
   type RouterControl,
@@ -377,6 +378,22 @@ export class Router implements RouterControl {
     this.applyState(state);
     this.log(`configuration loaded from ${path} (${bytes} bytes)`);
     return { path, bytes };
+  }
+
+  async flashImage(image: Uint8Array): Promise<FlashReport> {
+    const images = this.o.config.images;
+    if (!images) throw new ControlError('image', 'this router takes no image uploads: its configuration has no "images" (slots and public key)');
+    if (!(image instanceof Uint8Array)) throw new ControlError('image', 'must be the image bytes');
+    const { flashImageBytes, ImageError, KeyError, SlotError, VersionError } = await import('../runtime/image/index.ts');
+    const { readFileSync } = await import('node:fs');
+    try {
+      const r = await flashImageBytes(image, images.slots, readFileSync(images.publicKey), { source: 'uploaded image', board: this.o.board.name });
+      this.log(`image ${r.version} for ${r.board} (${r.bytes} bytes) flashed into slot ${r.slot}; it is tried at the next boot`);
+      return { slot: r.slot, version: r.version, board: r.board, imageSha256: r.imageSha256, bytes: r.bytes };
+    } catch (e) {
+      if (e instanceof ImageError || e instanceof KeyError || e instanceof SlotError || e instanceof VersionError) throw new ControlError('image', e.message);
+      throw e;
+    }
   }
 
   /** Applies a saved state: limits, then sessions and policy in one publish, then allowlists. */

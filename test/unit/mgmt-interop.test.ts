@@ -41,10 +41,13 @@ for line in sys.stdin:
 `;
 
 /** Python: encode each JSON line as a frame (standard msgpack, str as str), print hex lines. */
+// A JSON object {"$hex": "..."} stands for bytes (MessagePack bin): the image chunks' data.
 const PY_ENCODE = `
 import sys, json, msgpack
+def unhex(o):
+    return bytes.fromhex(o['$hex']) if set(o) == {'$hex'} else o
 for line in sys.stdin:
-    p = msgpack.packb(json.loads(line), use_bin_type=True)
+    p = msgpack.packb(json.loads(line, object_hook=unhex), use_bin_type=True)
     print((len(p).to_bytes(4, 'big') + p).hex())
 `;
 
@@ -101,7 +104,12 @@ test('requests encoded by python3-msgpack, for every method, are accepted and an
     { id: 13, method: 'config.save', params: {} },
     { id: 14, method: 'config.load', params: {} },
     { id: 15, method: 'sessions.delete', params: { name: 'py' } },
-    { id: 16, method: 'sessions.add', params: { spec: { name: 'py2', mode: 'sniff', filter: 'udp', device: '192.0.2.2', snaplen: 70000 } } },
+    { id: 16, method: 'image.begin', params: { size: 12 } },
+    { id: 17, method: 'image.chunk', params: { offset: 0, data: { $hex: '0011223344556677' } } },
+    { id: 18, method: 'image.chunk', params: { offset: 8, data: { $hex: '8899aabb' } } },
+    { id: 19, method: 'image.flash', params: {} },
+    { id: 20, method: 'image.abort', params: {} },
+    { id: 21, method: 'sessions.add', params: { spec: { name: 'py2', mode: 'sniff', filter: 'udp', device: '192.0.2.2', snaplen: 70000 } } },
   ];
   assert.equal([...new Set(requests.map((r) => r.method))].sort(), Object.keys(METHODS).sort(), 'every method');
   const frames = python(PY_ENCODE, requests.map((r) => JSON.stringify(r)).join('\n') + '\n').trim().split('\n');
@@ -116,8 +124,9 @@ test('requests encoded by python3-msgpack, for every method, are accepted and an
     c.close();
   }
   const ours = answers.map((a) => decodeValue(a) as { id: number; result?: any; error?: any });
-  ours.slice(0, 15).forEach((a, i) => assert.ok('result' in a, `${requests[i].method}: ${JSON.stringify(a.error)}`));
-  assert.is(ours[15].error.field, 'params.spec.snaplen');
+  ours.slice(0, 20).forEach((a, i) => assert.ok('result' in a, `${requests[i].method}: ${JSON.stringify(a.error)}`));
+  assert.is(ours[20].error.field, 'params.spec.snaplen');
+  assert.equal(Array.from(router.control.flashed[0]), [0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb], 'the bytes python sent as bin, in order');
   assert.is(router.control.calls[0].method, 'addSession');
   assert.is((router.control.calls[0].args[0] as { rateBps: number }).rateBps, 90_000_000_000);
   assert.is((router.control.calls[0].args[0] as { lifetime: number }).lifetime, 4_000_000_000);

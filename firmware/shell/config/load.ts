@@ -94,5 +94,6 @@ export function validateRouterConfig(data: unknown, file: string): RouterConfig 
     file,
     ...(management ? { management } : {}),
     ...(raw.state !== undefined ? { state: path.resolve(dir, raw.state) } : {}),
+    ...(raw.images !== undefined ? { images: { slots: path.resolve(dir, raw.images.slots), publicKey: path.resolve(dir, raw.images.publicKey) } } : {}),
   };
 }

@@ -79,4 +79,6 @@ export interface RouterConfig {
   readonly management?: ManagementConfig;
   /** Absolute path of the saved running state; absent: `save` is refused. */
   readonly state?: string;
+  /** Where uploaded firmware images are flashed, and the key they must be signed for (absolute paths). */
+  readonly images?: { readonly slots: string; readonly publicKey: string };
 }

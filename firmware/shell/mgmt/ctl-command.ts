@@ -62,8 +62,13 @@ function renameField(message: string, field: string | undefined, names: FieldNam
   return message;
 }
 
-/** Connects, makes one call, prints its answer; every failure becomes one user-error line. */
-async function remote(cmd: Command, method: string, params: Record<string, unknown>, render: (result: never) => string, names: FieldNames = []): Promise<void> {
+/**
+ * Connects, makes one call, prints its answer; every failure becomes one user-error line. `then`
+ * continues on the same connection with the first answer (multi-request work such as an upload)
+ * and its result is what is printed.
+ */
+async function remote(cmd: Command, method: string, params: Record<string, unknown>, render: (result: never) => string, names: FieldNames = [],
+  then?: (call: (method: string, params: Record<string, unknown>) => Promise<unknown>, first: never) => Promise<unknown>): Promise<void> {
   const g = cmd.optsWithGlobals<GlobalOptions>();
   if (!g.connect) throw new CtlUsageError('--connect ADDR[:PORT] is required (the router\'s management address)');
   if (!g.key) throw new CtlUsageError('--key FILE is required (the management key file; see `twinflow ctl keygen`)');
@@ -74,10 +79,14 @@ async function remote(cmd: Command, method: string, params: Record<string, unkno
   const timeoutMs = (g.timeout ?? 30) * 1000;
   const client = await ManagementClient.connect(host, port, g.key, { connectTimeoutMs: timeoutMs, callTimeoutMs: timeoutMs });
   let result: unknown;
+  let current = method;
   try {
     result = await client.call(method, params);
+    if (then) {
+      result = await then((m, p) => { current = m; return client.call(m, p); }, result as never);
+    }
   } catch (e) {
-    if (e instanceof ManagementError) throw new ManagementError(e.code, e.field, `${method}: ${renameField(e.message, e.field, names)}`);
+    if (e instanceof ManagementError) throw new ManagementError(e.code, e.field, `${current}: ${renameField(e.message, e.field, names)}`);
     throw e;
   } finally {
     await client.close();
@@ -107,6 +116,9 @@ export function readPolicyFile(file: string): { rules: PolicyRule[]; lines: numb
   });
   return { rules, lines };
 }
+
+/** Back-off of an upload the management port rate-limited: a token comes back every 50 ms. */
+const UPLOAD_RETRY_MS = 60;
 
 const LIMIT_KEYS = ['sessions', 'peers', 'snaplenMin', 'snaplenMax', 'maxRatePps', 'maxRateBps'];
 
@@ -247,7 +259,7 @@ export function addCtlCommand(program: Command): void {
     .option('--sport <port>', 'source port', wholeNumber)
     .option('--dport <port>', 'destination port', wholeNumber)
     .option('--vlan <id>', '802.1Q tag', wholeNumber)
-    .option('--length <bytes>', 'frame length', wholeNumber)
+    .option('--length <bytes>', "the IP packet's length, headers included", wholeNumber)
     .action(async (o: PacketDescription, cmd: Command) => {
       const packet: Record<string, unknown> = { port: o.port, proto: o.proto, src: o.src, dst: o.dst };
       for (const k of ['sport', 'dport', 'vlan', 'length'] as const) if (o[k] !== undefined) packet[k] = o[k];
@@ -260,4 +272,36 @@ export function addCtlCommand(program: Command): void {
 
   ctl.command('load').description('re-read the router\'s state file and apply it')
     .action(async (_o, cmd: Command) => remote(cmd, 'config.load', {}, (r: { path: string; bytes: number }) => `loaded ${r.path} (${r.bytes} bytes)\n`));
+
+  const image = ctl.command('image').description('firmware images on the router');
+  image.command('upload')
+    .description('upload a signed firmware image; the router verifies it and writes its inactive A/B slot, tried (health-checked) at the next boot')
+    .argument('<file>', 'image file (twinflow image build)')
+    .action(async (file: string, _o, cmd: Command) => {
+      let bytes: Uint8Array;
+      try {
+        bytes = readFileSync(file);
+      } catch (e) {
+        throw new CtlUsageError(`${file}: cannot be read (${(e as { code?: string }).code ?? (e as Error).message})`);
+      }
+      await remote(cmd, 'image.begin', { size: bytes.length }, (r: { slot: string; version: string; board: string; bytes: number }) =>
+        `image ${r.version} for board ${r.board} (${r.bytes} bytes) written into slot ${r.slot}; it is tried at the next boot\n`,
+      [['size', file], ['image', file], ['data', file], ['offset', file]], async (call, begun: { chunk: number }) => {
+        const { ManagementError: Refused } = await import('./protocol.ts');
+        for (let at = 0; at < bytes.length; at += begun.chunk) {
+          const params = { offset: at, data: bytes.subarray(at, Math.min(bytes.length, at + begun.chunk)) };
+          // The port's request rate bounds a large upload: wait for the bucket and send again.
+          for (;;) {
+            try {
+              await call('image.chunk', params);
+              break;
+            } catch (e) {
+              if (!(e instanceof Refused) || e.code !== 'rate_limited') throw e;
+              await new Promise((resolve) => setTimeout(resolve, UPLOAD_RETRY_MS));
+            }
+          }
+        }
+        return call('image.flash', {});
+      });
+    });
 }

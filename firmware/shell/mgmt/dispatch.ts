@@ -29,7 +29,8 @@ export interface Handled {
   readonly outcome: Outcome;
 }
 
-const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+// A map: a plain object (a MessagePack bin decodes to a Uint8Array, which is not one).
+const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 
 export class Dispatcher {
   private readonly validators = new Map<string, ValidateFunction>();

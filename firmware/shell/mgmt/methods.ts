@@ -65,7 +65,7 @@ const PACKET = {
     sport: { type: 'integer', minimum: 0, maximum: 65535 },
     dport: { type: 'integer', minimum: 0, maximum: 65535 },
     vlan: { type: 'integer', minimum: 0, maximum: 4095 },
-    length: { description: 'frame length in bytes', type: 'integer', minimum: 1, maximum: 65535 },
+    length: { description: "the IP packet's length in bytes, headers included", type: 'integer', minimum: 1, maximum: 65535 },
   },
 };
 
@@ -81,6 +81,28 @@ function checkPacket(p: PacketDescription): void {
 }
 
 const NONE = paramsSchema();
+
+/**
+ * Firmware-image upload, in chunks on one connection: image.begin says the size, image.chunk
+ * sends the bytes in order, image.flash verifies and writes the inactive A/B slot (through the
+ * control surface's flashImage). The upload lives in the connection's state and is dropped with
+ * the connection, or by image.abort or a new image.begin.
+ */
+export const IMAGE_CHUNK_MAX = 512 << 10; // two fit one 1 MiB request frame with the envelope
+/** The largest image (firmware/runtime/image/format.ts MAX_IMAGE_BYTES). */
+export const IMAGE_MAX = 64 << 20;
+const UPLOAD = 'image.upload';
+
+interface Upload {
+  readonly bytes: Uint8Array;
+  received: number;
+}
+
+function upload(ctx: MethodContext, field: string): Upload {
+  const u = ctx.connection.state.get(UPLOAD) as Upload | undefined;
+  if (!u) throw new InvalidField(field, 'no upload in progress on this connection: image.begin first');
+  return u;
+}
 
 export const METHODS: Readonly<Record<string, MethodDefinition>> = {
   status: method<Record<string, never>>({
@@ -162,5 +184,45 @@ export const METHODS: Readonly<Record<string, MethodDefinition>> = {
     summary: 're-read the state file and apply it',
     params: NONE,
     call: ({ control }) => control.loadConfig(),
+  }),
+  'image.begin': method<{ size: number }>({
+    summary: 'start uploading a firmware image of `size` bytes on this connection (drops any upload in progress)',
+    params: paramsSchema({ size: { type: 'integer', minimum: 1, maximum: IMAGE_MAX } }),
+    call: (ctx, p) => {
+      if (!ctx.connection.state.has(UPLOAD)) ctx.connection.onClose(() => ctx.connection.state.delete(UPLOAD));
+      ctx.connection.state.set(UPLOAD, { bytes: new Uint8Array(p.size), received: 0 } satisfies Upload);
+      return { size: p.size, chunk: IMAGE_CHUNK_MAX };
+    },
+  }),
+  'image.chunk': method<{ offset: number; data: Uint8Array }>({
+    summary: 'the next bytes of the image: offset must be what was received so far',
+    params: paramsSchema({ offset: { type: 'integer', minimum: 0, maximum: IMAGE_MAX }, data: {} }),
+    check: (p) => {
+      if (!(p.data instanceof Uint8Array)) throw new InvalidField('data', 'must be a MessagePack binary (bin 8/16/32)');
+      if (p.data.length === 0 || p.data.length > IMAGE_CHUNK_MAX) throw new InvalidField('data', `must be 1..${IMAGE_CHUNK_MAX} bytes`);
+    },
+    call: (ctx, p) => {
+      const u = upload(ctx, 'offset');
+      if (p.offset !== u.received) throw new InvalidField('offset', `expected ${u.received} (the bytes received so far), got ${p.offset}`);
+      if (u.received + p.data.length > u.bytes.length) throw new InvalidField('data', `runs past the announced size (${u.bytes.length} bytes)`);
+      u.bytes.set(p.data, u.received);
+      u.received += p.data.length;
+      return { received: u.received };
+    },
+  }),
+  'image.flash': method<Record<string, never>>({
+    summary: 'verify the uploaded image and write it into the inactive A/B slot, tried at the next boot',
+    params: NONE,
+    call: async (ctx) => {
+      const u = upload(ctx, 'image');
+      if (u.received !== u.bytes.length) throw new InvalidField('image', `incomplete: ${u.received} of ${u.bytes.length} bytes received`);
+      ctx.connection.state.delete(UPLOAD);
+      return ctx.control.flashImage(u.bytes);
+    },
+  }),
+  'image.abort': method<Record<string, never>>({
+    summary: 'drop the upload in progress on this connection (nothing is written)',
+    params: NONE,
+    call: (ctx) => ({ aborted: ctx.connection.state.delete(UPLOAD) }),
   }),
 };
