@@ -191,7 +191,7 @@ async function loop(r: Running): Promise<void> {
   while (status.load(Word.Stop) === 0) {
     served = serveCommand(r, served);
     const now = process.hrtime.bigint() - origin;
-    const processed = card.step(now);
+    const processed = status.load(Word.Paused) === 0 ? card.step(now) : 0;
     dp.acknowledgeVersion(now);
     const version = dp.observedVersion;
     if (version !== observed) {

@@ -4,7 +4,7 @@
 //
 //  ┌ words (Int32, Atomics) ─────────────────────────────────────────────────────────────────────┐
 //  │ State │ Doorbell │ Sleeping │ Stop │ CmdSeq │ CmdOp │ CmdArg0 │ CmdArg1 │ CmdDone │ CmdResult │
-//  │ Drained │ MessageBytes │ Work │ …                                                                 │
+//  │ Drained │ MessageBytes │ Work │ Paused │ …                                                                 │
 //  ├ counters (Float64, plain stores by the card, snapshot reads) ──────────────────────────────────┤
 //  │ per port: DriverCounters (5), then HandoffCounter.Count                                     │
 //  ├ failure message (UTF-8, MESSAGE_BYTES) ──────────────────────────────────────────────────────┘
@@ -21,6 +21,8 @@
 //   rings. The card, between steps, sees CmdSeq ≠ CmdDone, runs the command, writes CmdResult,
 //   stores CmdDone = CmdSeq (release) and notifies CmdDone. One command at a time per card.
 // - Stop: the control plane stores 1 and rings; the card finishes its step and closes.
+// - Paused: while 1 (set before the card starts, cleared once), the card moves no frame: the
+//   control plane can publish its first tables before any packet is classified.
 
 /** Word indices (Int32) of the status block. */
 export const enum Word {
@@ -39,6 +41,8 @@ export const enum Word {
   MessageBytes = 11,
   /** Busy iterations so far (a watcher that sees it unchanged knows nothing moved meanwhile). */
   Work = 12,
+  /** 1: the card serves its mailbox and acknowledges table versions but polls no driver. */
+  Paused = 13,
   Count = 16,
 }
 

@@ -81,6 +81,8 @@ export interface WorkerCardsOptions {
   readonly workerEntry?: URL;
   /** The cards' clock origin (process.hrtime.bigint() units; default: now). */
   readonly origin?: bigint;
+  /** Start with the cards paused: no driver is polled until resume() (publish the first tables meanwhile). */
+  readonly paused?: boolean;
 }
 
 /** One card's counters (per-card reads; the CardSet methods are their sums). */
@@ -197,6 +199,7 @@ export class WorkerCards implements CardSet {
   static async start(board: Board, options: WorkerCardsOptions = {}): Promise<WorkerCards> {
     const origin = options.origin ?? process.hrtime.bigint();
     const statuses = board.lineCards.map(() => StatusBlock.create(board.ports.length));
+    if (options.paused) for (const s of statuses) s.store(Word.Paused, 1);
     const drivers: DriverModule | undefined = options.drivers
       ? { module: String(options.drivers.module), export: options.drivers.export, arg: options.drivers.arg }
       : undefined;
@@ -306,6 +309,15 @@ export class WorkerCards implements CardSet {
         card.status.wake();
       });
       throw new TablePublishError(`line card "${c.name}" did not take table version ${versions[k]} within ${this.publishTimeoutMs} ms: every card goes back to the previous tables (as version ${nextTableVersion(versions[k])})`);
+    }
+  }
+
+  /** Lets paused cards (WorkerCardsOptions.paused) poll their drivers. */
+  resume(): void {
+    this.usable();
+    for (const c of this.cards) {
+      c.status.store(Word.Paused, 0);
+      c.status.wake();
     }
   }
 
