@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CardFailedError, WorkerCards } from '../../firmware/runtime/workers/worker-cards.ts';
 import { TablePublishError } from '../../firmware/runtime/dataplane.ts';
+import { BoardError, validateBoard } from '../../firmware/runtime/board.ts';
 import { compileTables } from '../../firmware/shell/sessions/compile.ts';
 import { session } from '../fixtures/oracle.ts';
 import { cardsBoard, INJECTED_FAULT, trafficDrivers, type TrafficArg } from '../fixtures/cards-drivers.ts';
@@ -72,6 +73,20 @@ test('a card that cannot make its drivers fails start() with its name; the other
     assert.match((e as Error).message, /port b has no driver/);
   }
   assert.ok(performance.now() - started < 60_000);
+});
+
+test('a board port a card cannot drive fails start() with BoardError naming the field', async () => {
+  // The test board's ports say "pcap" (the tests give the workers their own drivers); without them
+  // the board's own drivers are used, and a line card cannot run a pcap port.
+  const { file: _file, ...data } = BOARD;
+  const board = validateBoard(data, 'pcap-board');
+  try {
+    await WorkerCards.start(board);
+    assert.unreachable('start() resolved');
+  } catch (e) {
+    assert.instance(e, BoardError);
+    assert.match((e as Error).message, /^pcap-board: ports\.\d\.driver: "pcap" ports cannot be run by a line card yet$/);
+  }
 });
 
 test('a card stuck in its driver: publish() throws TablePublishError within its bound, and every card goes back to the previous tables', async () => {

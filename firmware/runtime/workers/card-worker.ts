@@ -23,7 +23,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { Control } from '../../../wasm/abi.ts';
 import type { PortDriver } from '../../../hal/driver.ts';
-import { workerCardSpec, type Board } from '../board.ts';
+import { BoardError, workerCardSpec, type Board } from '../board.ts';
 import { DataPlane, type MemoryMap } from '../dataplane.ts';
 import { LineCard } from '../linecard.ts';
 import { CardView } from './card-view.ts';
@@ -63,7 +63,14 @@ export type CardMessage =
   | { readonly kind: 'ready' }
   | { readonly kind: 'reports'; readonly id: number; readonly reports: Record<string, unknown> }
   | { readonly kind: 'closed'; readonly reports: Record<string, unknown> }
-  | { readonly kind: 'failed'; readonly message: string };
+  | { readonly kind: 'failed'; readonly message: string; readonly board?: BoardFault };
+
+/** A BoardError the card hit (a port the board cannot drive here), rebuilt by the control plane. */
+export interface BoardFault {
+  readonly file: string;
+  readonly field: string;
+  readonly detail: string;
+}
 
 /** What the control plane tells a card. */
 export type ControlMessage =
@@ -216,12 +223,17 @@ async function loop(r: Running): Promise<void> {
     // Sleep: announce it, then re-check everything a waker could have made visible (status.ts).
     status.store(Word.Sleeping, 1);
     const bell = status.load(Word.Doorbell);
+    let slept = false;
     if (!inboundPending(r) && status.load(Word.CmdSeq) === served && status.load(Word.Stop) === 0) {
-      Atomics.wait(status.words, Word.Doorbell, bell, IDLE_WAIT_MS);
+      slept = Atomics.wait(status.words, Word.Doorbell, bell, IDLE_WAIT_MS) === 'timed-out';
     }
     status.store(Word.Sleeping, 0);
-    await yieldToEvents();
-    lastYield = process.hrtime.bigint();
+    // Woken for work: straight back to it; idle a whole wait, or long without yielding: let the
+    // event loop run (a peer's work does not wait for it, a report request does).
+    if (slept || process.hrtime.bigint() - lastYield >= YIELD_INTERVAL_NS) {
+      await yieldToEvents();
+      lastYield = process.hrtime.bigint();
+    }
   }
 }
 
@@ -253,7 +265,10 @@ export async function runCard(d: CardWorkerData = workerData as CardWorkerData):
     status.writeMessage(message);
     status.store(Word.State, CardState.Failed);
     wakeWaiters(status, running?.dp);
-    post({ kind: 'failed', message });
+    const board = e instanceof BoardError
+      ? { file: e.file, field: e.field, detail: e.message.slice(`${e.file}: ${e.field || '(top level)'}: `.length) }
+      : undefined;
+    post({ kind: 'failed', message, board });
     try {
       await running?.card.close();
     } catch {

@@ -27,7 +27,7 @@ export const MAX_IPV6_EXTENSIONS = 8;
 const ETH_HEADER = 14;
 const ETH_TYPE = 12;
 const TAG_BYTES = 4;
-const TAG_TYPES: ReadonlySet<number> = new Set([0x8100, 0x88a8, 0x9100]);
+const isTag = (type: number): boolean => type === 0x8100 || type === 0x88a8 || type === 0x9100;
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_IPV6 = 0x86dd;
 const IPV4_HEADER = 20;
@@ -45,8 +45,8 @@ const IPV6_ROUTING = 43;
 const IPV6_FRAGMENT = 44;
 const IPV6_AH = 51;
 const IPV6_DEST_OPTIONS = 60;
-/** Protocols whose first four transport bytes are the source and destination ports. */
-const PORTED: ReadonlySet<number> = new Set([6, 17, 132, 136]);
+/** Protocols whose first four transport bytes are the source and destination ports: TCP, UDP, SCTP, UDP-Lite. */
+const isPorted = (protocol: number): boolean => protocol === 6 || protocol === 17 || protocol === 132 || protocol === 136;
 const PORTS_BYTES = 4;
 /** Seeds an endpoint's mix, so an all-zero endpoint does not hash to 0. */
 const ENDPOINT_SEED = 0x9e3779b9;
@@ -89,7 +89,7 @@ export function flowHash(b: Uint8Array, at: number, len: number): number {
   const end = at + len;
   let l3 = at + ETH_HEADER;
   let type = be16(b, at + ETH_TYPE);
-  for (let t = 0; t < MAX_TAGS && TAG_TYPES.has(type) && l3 + TAG_BYTES <= end; t++) {
+  for (let t = 0; t < MAX_TAGS && isTag(type) && l3 + TAG_BYTES <= end; t++) {
     type = be16(b, l3 + 2);
     l3 += TAG_BYTES;
   }
@@ -98,7 +98,7 @@ export function flowHash(b: Uint8Array, at: number, len: number): number {
     const protocol = b[l3 + IPV4_PROTOCOL];
     const fragment = (be16(b, l3 + IPV4_FRAGMENT) & IPV4_MORE_FRAGMENTS_AND_OFFSET) !== 0;
     const l4 = l3 + ihl;
-    const ports = !fragment && ihl >= IPV4_HEADER && PORTED.has(protocol) && l4 + PORTS_BYTES <= end;
+    const ports = !fragment && ihl >= IPV4_HEADER && isPorted(protocol) && l4 + PORTS_BYTES <= end;
     return finish(
       endpoint(b, l3 + IPV4_SRC, 1, ports ? be16(b, l4) : 0),
       endpoint(b, l3 + IPV4_DST, 1, ports ? be16(b, l4 + 2) : 0),
@@ -109,7 +109,7 @@ export function flowHash(b: Uint8Array, at: number, len: number): number {
     let l4 = l3 + IPV6_HEADER;
     let ports = false;
     for (let k = 0; k <= MAX_IPV6_EXTENSIONS; k++) {
-      if (PORTED.has(next)) {
+      if (isPorted(next)) {
         ports = l4 + PORTS_BYTES <= end;
         break;
       }

@@ -33,7 +33,7 @@ import { Worker } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Control } from '../../../wasm/abi.ts';
 import type { DriverCounters } from '../../../hal/port.ts';
-import type { Board } from '../board.ts';
+import { BoardError, type Board } from '../board.ts';
 import { nextTableVersion, switchVersion, TablePublishError, writeInactiveBank } from '../dataplane.ts';
 import type { CardSet } from '../cards.ts';
 import { sumCounters } from '../cards.ts';
@@ -136,7 +136,7 @@ function expect<K extends CardMessage['kind']>(worker: Worker, name: string, kin
         resolve(m as Extract<CardMessage, { kind: K }>);
       } else if (m.kind === 'failed') {
         done();
-        reject(new CardFailedError(name, m.message));
+        reject(m.board ? new BoardError(m.board.file, m.board.field, m.board.detail) : new CardFailedError(name, m.message));
       }
     };
     const onError = (e: Error): void => {
@@ -193,8 +193,9 @@ export class WorkerCards implements CardSet {
 
   /**
    * Starts one worker per line card of `board` (a validated board) and resolves when every card
-   * runs. Rejects with CardFailedError naming the first card that could not start (the others
-   * are stopped).
+   * runs. Rejects with BoardError when a card cannot drive one of its ports as the board says
+   * (the field is named), else CardFailedError naming the first card that could not start; the
+   * other cards are stopped either way.
    */
   static async start(board: Board, options: WorkerCardsOptions = {}): Promise<WorkerCards> {
     const origin = options.origin ?? process.hrtime.bigint();
