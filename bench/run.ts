@@ -251,7 +251,7 @@ function cardsOnly(): void {
   const file = path.join(root, 'docs/benchmarks.md');
   const section = cardsSection(cardsBench());
   const started = new Date().toISOString().slice(0, 16).replace('T', ' ');
-  section.splice(1, 0, `Written by \`BENCH_ONLY=cards npm run bench\` on ${started} UTC (${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ${ROUNDS} rounds, medians).`, '');
+  section.splice(2, 0, `Written by \`BENCH_ONLY=cards npm run bench\` on ${started} UTC (${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ${ROUNDS} rounds, medians).`, '');
   const old = existsSync(file) ? readFileSync(file, 'utf8').split('\n') : ['# Benchmarks', ''];
   const start = old.findIndex((l) => l.startsWith('## Line cards'));
   const end = start < 0 ? -1 : old.findIndex((l, i) => i > start && l.startsWith('## '));
