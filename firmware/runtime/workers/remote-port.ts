@@ -10,7 +10,8 @@
 // frame or link slot free, so this card's data plane holds its batches (the originals-ring rule of
 // firmware/runtime/linecard.ts), and the rx link fills and the owner holds its frames.
 // Driver counters stay 0 (the owner's real driver counts the medium); the hand-off counts itself
-// in the status block (SteeredIn, TxOut). Never exhausted-dependent: not a finite source.
+// in the status block (SteeredIn, TxOut). Not a finite source: `exhausted` is always true, so
+// LineCard.drained() looks only at the port's rings.
 
 import { DriverCapability, type PortDriver } from '../../../hal/driver.ts';
 import type { PortHandle } from '../../../hal/port.ts';
