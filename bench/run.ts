@@ -9,9 +9,13 @@
 //      §1: flags, and --tracenum above the trace length to avoid its out-of-bounds write).
 //   2. Replay: a 1M-packet capture of 64-byte frames with a 100-clause filter vs
 //      `tcpdump -r IN -w OUT -F FILTER`.
+//   3. Line cards: the same flood of 64-byte frames through one line card (worker thread) and
+//      through two, in the same round, not pinned (two cards are two threads); and what one
+//      frame crossing between cards costs (bench/cards-worker.ts).
 //
 // Needs dpdk-dev and tcpdump (npm run setup installs them). Environment: BENCH_ROUNDS (default 5),
-// BENCH_CORE (default 1), BENCH_QUICK=1 (fewer passes, for a smoke run).
+// BENCH_CORE (default 1), BENCH_QUICK=1 (fewer passes, for a smoke run), BENCH_ONLY=cards (only
+// section 3, written into the existing docs/benchmarks.md in place of its line-card section).
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -29,6 +33,9 @@ const QUICK = process.env.BENCH_QUICK === '1';
 const CLASSIFY_PASSES = QUICK ? 2 : 10;
 const DPDK_ITER = QUICK ? 2 : 10;
 const REPLAY_PACKETS = 1_000_000;
+/** Frames each of the two flood ports sends per line-card run. */
+const CARD_PACKETS = QUICK ? 200_000 : 1_000_000;
+const ONLY = process.env.BENCH_ONLY;
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -42,6 +49,15 @@ function run(cmd: string, args: string[]): { stdout: string; stderr: string; ms:
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr || r.stdout}`);
   return { stdout: r.stdout, stderr: r.stderr, ms };
+}
+
+/** Runs a command on every core (line cards are threads); its own wall time. */
+function runFree(cmd: string, args: string[]): { stdout: string; ms: number } {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr || r.stdout}`);
+  return { stdout: r.stdout, ms };
 }
 
 function requireTool(tool: string, pkg: string): void {
@@ -160,6 +176,69 @@ function replayBench(): ReplayRow {
   }
 }
 
+interface CardRun {
+  mpps: number;
+  seconds: number;
+  packets: number;
+  replicas: number;
+  perCard: number[];
+}
+
+interface CardsRow {
+  one: number;
+  two: number;
+  ratios: number[];
+  split: number[];
+  replicas: number;
+  handoff: Record<string, number>;
+}
+
+function cardsBench(): CardsRow {
+  const worker = path.join(root, 'bench/cards-worker.ts');
+  const throughput = (cards: number): CardRun => JSON.parse(runFree(process.execPath, ['--import', 'tsx', worker, 'throughput', String(cards), String(CARD_PACKETS)]).stdout.trim().split('\n').pop()!) as CardRun;
+  const one: number[] = [];
+  const two: number[] = [];
+  const ratios: number[] = [];
+  let split: number[] = [];
+  let replicas = 0;
+  const handoffs: Record<string, number[]> = {};
+  for (let round = 0; round < ROUNDS; round++) {
+    const a = throughput(1);
+    const b = throughput(2);
+    one.push(a.mpps);
+    two.push(b.mpps);
+    ratios.push(b.mpps / a.mpps);
+    split = b.perCard;
+    replicas = b.replicas;
+    const h = JSON.parse(run(process.execPath, ['--import', 'tsx', worker, 'handoff']).stdout.trim()) as Record<string, number>;
+    for (const [k, v] of Object.entries(h)) (handoffs[k] ??= []).push(v);
+    process.stderr.write(`cards round ${round + 1}/${ROUNDS}: one card ${fmt(a.mpps)} Mpps, two cards ${fmt(b.mpps)} Mpps (${fmt(b.mpps / a.mpps)}×)\n`);
+  }
+  const handoff = Object.fromEntries(Object.entries(handoffs).map(([k, v]) => [k, median(v)]));
+  return { one: median(one), two: median(two), ratios, split, replicas, handoff };
+}
+
+function cardsSection(c: CardsRow): string[] {
+  const md: string[] = [];
+  md.push('## Line cards (worker threads): one card against two', '');
+  md.push(`Two ports in wire mode flood the router with the two directions of 1,024 UDP flows, ${CARD_PACKETS.toLocaleString('en')} frames of 60 bytes each way (bench/cards-drivers.ts), as fast as the rx rings take them; a sniff session replicates 1/16 of the flows to a third port (${c.replicas.toLocaleString('en')} replicas per run). *One card*: a worker thread owns every port. *Two cards*: one owns the first port and the mirror, the other the second port, and every packet crosses cards once (to the card of its flow, or from there to its egress port's owner): ${c.split.map((n) => n.toLocaleString('en')).join(' and ')} packets processed per card. Time from resume() to the last original sent; both runs in each round, not pinned (two cards are two threads on the two cores).`, '');
+  md.push('| measure | Mpps |');
+  md.push('|---|---|');
+  md.push(`| one line card | ${fmt(c.one)} |`);
+  md.push(`| two line cards | ${fmt(c.two)} |`);
+  md.push(`| ratio two / one (median of the rounds' ratios) | ${fmt(median(c.ratios))}× (rounds: ${c.ratios.map((r) => fmt(r)).join(', ')}) |`);
+  md.push('');
+  md.push('What one frame crossing costs, in one thread (no cache traffic between cores), ns per frame:', '');
+  md.push('| frame | one copy into a lent frame (what the cards do) | two copies through a SharedArrayBuffer slot ring | descriptor only (a zero-copy design) |');
+  md.push('|---|---|---|---|');
+  for (const len of [60, 1500]) {
+    md.push(`| ${len} bytes | ${fmt(c.handoff[`lent_${len}`], 0)} | ${fmt(c.handoff[`two_copies_${len}`], 0)} | ${fmt(c.handoff[`descriptor_only_${len}`], 0)} |`);
+  }
+  md.push('');
+  md.push('Design and discussion: [linecards.md](linecards.md).', '');
+  return md;
+}
+
 function machine(): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const dpdkVersion = spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'dpdk-dev'], { encoding: 'utf8' }).stdout || 'unknown';
@@ -167,13 +246,35 @@ function machine(): string {
   return `${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, dpdk-dev ${dpdkVersion}, ${tcpdumpVersion}; pinned to core ${CORE}; ${ROUNDS} rounds, medians`;
 }
 
+/** BENCH_ONLY=cards: the line-card section alone, in place of the old one in docs/benchmarks.md. */
+function cardsOnly(): void {
+  const file = path.join(root, 'docs/benchmarks.md');
+  const section = cardsSection(cardsBench());
+  const started = new Date().toISOString().slice(0, 16).replace('T', ' ');
+  section.splice(2, 0, `Written by \`BENCH_ONLY=cards npm run bench\` on ${started} UTC (${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ${ROUNDS} rounds, medians).`, '');
+  const old = existsSync(file) ? readFileSync(file, 'utf8').split('\n') : ['# Benchmarks', ''];
+  const start = old.findIndex((l) => l.startsWith('## Line cards'));
+  const end = start < 0 ? -1 : old.findIndex((l, i) => i > start && l.startsWith('## '));
+  let out: string[];
+  if (start >= 0) {
+    out = [...old.slice(0, start), ...section, ...(end < 0 ? [] : old.slice(end))];
+  } else {
+    const targets = old.findIndex((l) => l.startsWith('## Targets'));
+    out = targets < 0 ? [...old, ...section] : [...old.slice(0, targets), ...section, ...old.slice(targets)];
+  }
+  writeFileSync(file, out.join('\n'));
+  process.stdout.write(section.join('\n'));
+}
+
 function main(): void {
+  if (ONLY === 'cards') return cardsOnly();
   requireTool('dpdk-test-acl', 'dpdk-dev');
   requireTool('tcpdump', 'tcpdump');
   requireTool('taskset', 'util-linux');
   const started = new Date();
   const cls = classification();
   const rep = replayBench();
+  const cards = cardsBench();
   const mpps = (ms: number): number => REPLAY_PACKETS / (ms * 1e3);
   const tdMpps = mpps(rep.tcpdumpMs);
   const verdict = (ok: boolean): string => (ok ? 'met' : '**not met**');
@@ -203,6 +304,7 @@ function main(): void {
   md.push(`| \`twinflow replay\` command, whole process (Node start, wasm compile, table build, files) | ${fmt(rep.cliMs, 0)} ms | ${fmt(mpps(rep.cliMs))} | ${fmt(mpps(rep.cliMs) / tdMpps)}× |`);
   md.push('');
   md.push(`Both select the same packets: tcpdump wrote ${rep.tcpdumpMatched}, twinflow replicated ${rep.matched}. tcpdump writes only the matches; twinflow also forwards every original (the steady-state row sends them to /dev/null to compare the same work, the next row writes them). The command adds about ${fmt(rep.cliMs - rep.coldMs, 0)} ms of Node start-up, module loading and table building, which a 1M-packet file does not amortise.`, '');
+  md.push(...cardsSection(cards));
   md.push('## Targets (issue #2)', '');
   const worstScalar = Math.min(...cls.filter((r) => r.set.endsWith('10K')).map((r) => r.ours / r.scalar));
   md.push(`- Classification at least 0.5× DPDK scalar on acl1_10K and fw1_10K: lowest ratio ${fmt(worstScalar)}× — ${verdict(worstScalar >= 0.5)}.`);

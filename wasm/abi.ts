@@ -8,7 +8,7 @@
 // A change here is an ABI change: bump Abi.Version.
 
 export const enum Abi {
-  Version = 3,
+  Version = 4,
   Magic = 0x74776e66, // "twnf"
 }
 
@@ -70,12 +70,14 @@ export const enum LaneValue {
 // ── Control block ────────────────────────────────────────────────────────────────────────────
 // One per data-plane instance, written by the runtime before init(); the addresses of every other
 // region. Only ActiveBank and TableVersion change after init (control plane → hot path), and only
-// ObservedVersion is written by the hot path (its acknowledgement of a bank switch).
+// ObservedVersion is written by the hot path (its acknowledgement of a bank switch). The memory is
+// shared (the control plane may publish from another thread), so TableVersion and ObservedVersion
+// are accessed atomically on both sides.
 export const enum Control {
   Magic = 0,
   AbiVersion = 4,
-  ActiveBank = 8, // u32: 0 or 1; read once at the start of each batch
-  TableVersion = 12, // u32: bumped with every publish; also invalidates the flow cache
+  ActiveBank = 8, // u32: 0 or 1, always TableVersion & 1; a mirror for readers, the hot path derives it
+  TableVersion = 12, // u32: bumped with every publish, its parity names the bank; read once per batch; also invalidates the flow cache
   ObservedVersion = 16, // u32: the TableVersion the last completed batch ran on
   PortCount = 20,
   PortTable = 24, // → PortConfig[PortCount]
@@ -177,7 +179,8 @@ export const enum DescFlag {
 }
 
 // ── Tables (one bank) ────────────────────────────────────────────────────────────────────────
-// Built by the control plane in the inactive bank and published by flipping Control.ActiveBank.
+// Built by the control plane in the inactive bank and published by bumping Control.TableVersion
+// to the next version of that bank's parity.
 // Offsets inside a bank are relative to the bank's start, so one image fits any bank address.
 export const enum Bank {
   Magic = 0,

@@ -16,9 +16,11 @@
 //   that does not go out is counted under a named reason. The only originals a session drops are
 //   a race group's held-back answers (a loser's late SYN-ACK, a refusal while another member may
 //   accept), counted per port as DroppedRace.
-// - Tables are read from the bank named by Control.ActiveBank, read once per batch: a batch is
-//   classified wholly by one table version, and Control.ObservedVersion tells the control plane
-//   when a switch has taken effect.
+// - Tables: Control.TableVersion is read once per batch (an atomic load, since another thread may
+//   publish: firmware/runtime/workers/) and names the bank too (odd versions bank 1, even bank 0),
+//   so version and bank can never be seen half-switched: a batch is classified wholly by one
+//   table version. Control.ObservedVersion, stored atomically when the batch ends, tells the
+//   control plane when a switch has taken effect and that no batch still reads the other bank.
 // - The runtime sizes `maxBatch` so that every originals ring has room for the whole batch;
 //   should one still be full, the original is dropped and counted (DroppedTxFull).
 
@@ -62,8 +64,9 @@ export function init(control: usize): u32 {
   store<u64>(p, load<u64>(p) + by);
 }
 
-@inline function activeBank(): usize {
-  return <usize>load<u32>(ctl + (load<u32>(ctl + Control.ActiveBank) != 0 ? Control.Bank1 : Control.Bank0));
+/** The bank of a table version (Control.TableVersion: the version's parity names it). */
+@inline function bankOf(version: u32): usize {
+  return <usize>load<u32>(ctl + ((version & 1) != 0 ? Control.Bank1 : Control.Bank0));
 }
 
 /**
@@ -73,8 +76,9 @@ export function init(control: usize): u32 {
  * the forest with interleaved walks), then act on each packet in order.
  */
 export function process(maxBatch: u32, now: i64): u32 {
-  const version = load<u32>(ctl + Control.TableVersion);
-  const bank = activeBank();
+  // Acquire: the publisher wrote the bank before it stored the version (release).
+  const version = atomic.load<u32>(ctl + Control.TableVersion);
+  const bank = bankOf(version);
   const globals = <usize>load<u32>(ctl + Control.GlobalCounters);
   if (version != lastVersion) {
     bump(globals, GlobalCounter.TableSwitches);
@@ -100,7 +104,8 @@ export function process(maxBatch: u32, now: i64): u32 {
   ctSweep(ctl);
   bump(globals, GlobalCounter.Batches);
   bump(globals, GlobalCounter.Packets, done);
-  store<u32>(ctl + Control.ObservedVersion, version);
+  // Release: every read of this batch's bank happened before the publisher sees the version.
+  atomic.store<u32>(ctl + Control.ObservedVersion, version);
   return done;
 }
 

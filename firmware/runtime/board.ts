@@ -12,6 +12,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import { DEFAULT_CONNTRACK_ENTRIES, planMemory, MemoryBudgetError, type DataPlaneSpec } from './dataplane.ts';
 import { parseIpv4Prefix, prefixContains } from '../../hal/net/address.ts';
+import { handoffNeeds } from './workers/layout.ts';
 import SCHEMA from '../../boards/schema.json' with { type: 'json' };
 import type { FaultConfig } from '../../hal/drivers/fault/config.ts';
 
@@ -173,13 +174,15 @@ export function validateBoard(data: unknown, file = 'board'): Board {
   (board.demo ?? []).forEach((d, i) => {
     if (!names.has(d.port)) throw new BoardError(file, `demo.${i}.port`, `no port named "${d.port}"`);
   });
-  board.lineCards.forEach((_, c) => {
-    try {
-      planMemory(dataPlaneSpec(board, c), 0);
-    } catch (e) {
-      if (e instanceof MemoryBudgetError) throw new BoardError(file, 'memoryBudgetMiB', e.message);
-      if (e instanceof RangeError) throw new BoardError(file, 'frames', e.message);
-      throw e;
+  board.lineCards.forEach((lc, c) => {
+    for (const [spec, what] of [[dataPlaneSpec, ''], [workerCardSpec, `line card "${lc.name}" as a worker thread (every port, hand-off frames and rings): `]] as const) {
+      try {
+        planMemory(spec(board, c), 0);
+      } catch (e) {
+        if (e instanceof MemoryBudgetError) throw new BoardError(file, 'memoryBudgetMiB', what + e.message);
+        if (e instanceof RangeError) throw new BoardError(file, 'frames', what + e.message);
+        throw e;
+      }
     }
   });
   return board;
@@ -210,6 +213,31 @@ export function dataPlaneSpec(board: Omit<Board, 'file'> & { file?: string }, ca
     batchMax: board.batch ?? 256,
     ioBytes: 1 << 20,
     memoryBudget: board.memoryBudgetMiB * 1048576,
+  };
+}
+
+/**
+ * The data-plane spec of line card `card` when the board's cards run as worker threads
+ * (firmware/runtime/workers/): every card has every port, in board order (a flow may arrive on
+ * any port and leave by any), so table port indices are board port indices; and a card of a
+ * multi-card board has the frames it lends to the cross-card hand-off rings and the io bytes
+ * those rings take (workers/layout.ts).
+ */
+export function workerCardSpec(board: Omit<Board, 'file'> & { file?: string }, card: number): DataPlaneSpec {
+  const single = dataPlaneSpec(board, card);
+  const index = new Map(board.ports.map((p, i) => [p.name, i]));
+  const needs = handoffNeeds(board, card);
+  return {
+    ...single,
+    ports: board.ports.map((p) => ({
+      name: p.name,
+      crossConnect: p.crossConnect !== undefined ? index.get(p.crossConnect)! : null,
+      mtu: p.mtu,
+      side: p.side,
+    })),
+    rxFrames: single.rxFrames + needs.rxFrames,
+    replicaFrames: single.replicaFrames + needs.replicaFrames,
+    ioBytes: needs.ioBytes,
   };
 }
 

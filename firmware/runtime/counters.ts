@@ -114,21 +114,24 @@ export const PORT_OUTCOMES: ReadonlyArray<Exclude<PortCounter, PortCounter.Count
 
 export type CounterSet = Record<string, number>;
 
+/** What the counter tables read: a data plane, or a view of one in another thread (workers/card-view.ts). */
+export type CounterSource = Pick<DataPlane, 'portCounter' | 'sessionCounter' | 'globalCounter'>;
+
 function read<K extends number>(table: { readonly [k: number]: CounterInfo }, count: number, get: (k: K) => bigint): CounterSet {
   const out: CounterSet = {};
   for (let k = 0; k < count; k++) out[table[k].name] = Number(get(k as K));
   return out;
 }
 
-export function portCounters(dp: DataPlane, port: number): CounterSet {
+export function portCounters(dp: CounterSource, port: number): CounterSet {
   return read<PortCounter>(PORT_COUNTERS, PortCounter.Count, (k) => dp.portCounter(port, k));
 }
 
-export function sessionCounters(dp: DataPlane, slot: number): CounterSet {
+export function sessionCounters(dp: CounterSource, slot: number): CounterSet {
   return read<SessionCounter>(SESSION_COUNTERS, SessionCounter.Count, (k) => dp.sessionCounter(slot, k));
 }
 
-export function globalCounters(dp: DataPlane): CounterSet {
+export function globalCounters(dp: CounterSource): CounterSet {
   return read<GlobalCounter>(GLOBAL_COUNTERS, GlobalCounter.Count, (k) => dp.globalCounter(k));
 }
 

@@ -11,11 +11,14 @@
 // would detach every view). A configuration that does not fit `memoryBudget` is refused with a
 // clear error before anything is instantiated.
 //
-// Table publication (the bank switch): publish() writes the image into the inactive bank, bumps
-// TableVersion and flips ActiveBank. The hot path reads both once per batch, so a batch is
-// classified wholly by one version; ObservedVersion tells when a switch has taken effect. In
-// this single-threaded runtime process() never runs during publish(), so the inactive bank is
-// never in use while it is written.
+// Table publication (the bank switch): publish() writes the image into the inactive bank and
+// stores the next TableVersion, whose parity names that bank (ActiveBank mirrors it). The hot
+// path reads the version once per batch, so a batch is classified wholly by one version;
+// ObservedVersion tells when a switch has taken effect. The memory is a shared WebAssembly.Memory
+// (one instance per memory), so another thread can hold it: writeInactiveBank() and
+// switchVersion() are the two halves of publish() for a publisher that is not the card's thread
+// (firmware/runtime/workers/), which must first see ObservedVersion equal to TableVersion (no
+// batch still reads the inactive bank). In one thread process() never runs during publish().
 
 import { Abi, Bank, BatchScratch, Lane, Control, ConnEntry, ConntrackHeader, ConntrackLimits, Desc, DescFlag, FlowEntry, InitError, Limits, Mode, PortConfig, RaceGroup, RaceMember, SessionConfig, SessionState } from '../../wasm/abi.ts';
 import { GlobalCounter, PortCounter, SessionCounter } from '../../wasm/counters.ts';
@@ -170,6 +173,36 @@ export class TablePublishError extends Error {
   override readonly name = 'TablePublishError';
 }
 
+/** What publishing touches: a card's memory (views of it, from any thread) and its map. */
+export interface BankAccess {
+  readonly mem: Uint8Array;
+  readonly u32: Uint32Array;
+  readonly map: MemoryMap;
+}
+
+/** The version after `version`; it has the other parity (the other bank). Skips 0 ("never published"). */
+export function nextTableVersion(version: number): number {
+  return (version + 1) >>> 0 || 2;
+}
+
+/**
+ * Writes `image` into the bank the next version will use (the inactive one) and returns that
+ * version. The caller guarantees no batch reads that bank: ObservedVersion == TableVersion.
+ */
+export function writeInactiveBank(card: BankAccess, image: Uint8Array): number {
+  const version = nextTableVersion(Atomics.load(card.u32, (card.map.control + Control.TableVersion) >>> 2));
+  card.mem.set(image, card.map.banks[version & 1]);
+  return version;
+}
+
+/** Makes `version` current: the bank its parity names is used from the next batch on. */
+export function switchVersion(card: BankAccess, version: number): void {
+  const c = card.map.control;
+  Atomics.store(card.u32, (c + Control.ActiveBank) >>> 2, version & 1);
+  // Release: the bank's bytes (written before) are visible to a batch that loads this version.
+  Atomics.store(card.u32, (c + Control.TableVersion) >>> 2, version);
+}
+
 export class DataPlane {
   readonly wasm: DataplaneExports;
   readonly map: MemoryMap;
@@ -278,11 +311,11 @@ export class DataPlane {
   }
 
   get tableVersion(): number {
-    return this.u32[(this.map.control + Control.TableVersion) >>> 2];
+    return Atomics.load(this.u32, (this.map.control + Control.TableVersion) >>> 2);
   }
 
   get observedVersion(): number {
-    return this.u32[(this.map.control + Control.ObservedVersion) >>> 2];
+    return Atomics.load(this.u32, (this.map.control + Control.ObservedVersion) >>> 2);
   }
 
   /**
@@ -291,14 +324,17 @@ export class DataPlane {
    */
   publish(image: Uint8Array): number {
     this.checkFits(image);
-    const c = this.map.control;
-    const active = this.u32[(c + Control.ActiveBank) >>> 2];
-    const target = active === 0 ? 1 : 0;
-    this.mem.set(image, this.map.banks[target]);
-    const version = (this.tableVersion + 1) >>> 0 || 1;
-    this.u32[(c + Control.TableVersion) >>> 2] = version;
-    this.u32[(c + Control.ActiveBank) >>> 2] = target;
+    const version = writeInactiveBank(this, image);
+    switchVersion(this, version);
     return version;
+  }
+
+  /**
+   * Acknowledges the current TableVersion without a batch: a card whose originals rings are full
+   * cannot run one, yet no batch of it reads the old bank any more (the caller is between batches).
+   */
+  acknowledgeVersion(now: bigint): void {
+    if (this.observedVersion !== this.tableVersion) this.wasm.process(0, now);
   }
 
   /**

@@ -1,6 +1,7 @@
 // Loads the data-plane module (build/dataplane.wasm, built by `npm run build`, which `npm install`
-// runs) and gives it a typed face. The module has no imports: an instance is its memory plus the
-// exported functions below. Compiled once per process; instantiated once per line card.
+// runs) and gives it a typed face. The module imports one thing, its memory (shared: see
+// instantiateDataplane); an instance is that memory plus the exported functions below. Compiled
+// once per process; instantiated once per line card.
 //
 // A bundled runtime (a firmware image's slot) carries its wasm beside itself and says so with
 // useDataplaneWasm() before anything compiles; the source tree uses build/dataplane.wasm.
@@ -33,6 +34,13 @@ export const DATAPLANE_EXPORTS: readonly (keyof DataplaneExports)[] = [
   'pcapIngest', 'pcapEmit', 'pcapngEmit', 'ingestError', 'ingestErrorAt',
 ];
 
+/** Whatever a module imports beyond its memory ("env.memory"), named: a data plane has nothing else. */
+export function unexpectedImports(module: WebAssembly.Module): string[] {
+  return WebAssembly.Module.imports(module)
+    .filter((i) => !(i.module === 'env' && i.name === 'memory' && i.kind === 'memory'))
+    .map((i) => `${i.module}.${i.name} (${i.kind})`);
+}
+
 /** The release build in the source tree (`npm run build`). */
 export const WASM_PATH = fileURLToPath(new URL('../../build/dataplane.wasm', import.meta.url));
 
@@ -64,18 +72,36 @@ export function dataplaneModule(): WebAssembly.Module {
     const exported = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
     const missing = DATAPLANE_EXPORTS.filter((name) => !exported.has(name));
     if (missing.length) throw new Error(`${path.relative(process.cwd(), wasmPath)} is not the data plane (missing exports: ${missing.join(', ')})`);
+    const extra = unexpectedImports(module);
+    if (extra.length) throw new Error(`${path.relative(process.cwd(), wasmPath)} imports more than its memory: ${extra.join(', ')}`);
     compiled = module;
   }
   return compiled;
 }
 
-/** A fresh instance with its own memory. */
+/**
+ * Pages of the memory every instance starts with, and the most it may grow to: asconfig.json's
+ * initialMemory and maximumMemory (a shared memory must declare its maximum; 4 GiB is wasm32's
+ * whole address space, so the maximum never limits a board: the memory budget does).
+ */
+export const DATAPLANE_INITIAL_PAGES = 16;
+export const DATAPLANE_MAXIMUM_PAGES = 65536;
+
+/**
+ * A fresh instance with its own memory: a shared WebAssembly.Memory, so that worker threads (the
+ * line cards of firmware/runtime/workers/) and the control plane can hold views of it. Exactly one
+ * instance runs on each memory: the module's globals and its scratch are per instance.
+ */
 export function instantiateDataplane(): DataplaneExports {
-  const instance = new WebAssembly.Instance(dataplaneModule(), {});
+  const memory = new WebAssembly.Memory({ initial: DATAPLANE_INITIAL_PAGES, maximum: DATAPLANE_MAXIMUM_PAGES, shared: true });
+  const instance = new WebAssembly.Instance(dataplaneModule(), { env: { memory } });
   return instance.exports as unknown as DataplaneExports;
 }
 
-/** Grows `memory` so that at least `bytes` are addressable. Invalidates every view of it. */
+/**
+ * Grows `memory` so that at least `bytes` are addressable. Take views afterwards: a view taken
+ * before covers only the old length (and a non-shared memory's old views are detached).
+ */
 export function ensureMemory(memory: WebAssembly.Memory, bytes: number): void {
   const have = memory.buffer.byteLength;
   if (bytes > have) memory.grow(Math.ceil((bytes - have) / 65536));

@@ -10,7 +10,7 @@ import { createPublicKey, sign } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { boardPath, loadBoard } from '../board.ts';
-import { DATAPLANE_EXPORTS, WASM_PATH } from '../wasm.ts';
+import { DATAPLANE_EXPORTS, WASM_PATH, unexpectedImports } from '../wasm.ts';
 import { FIRMWARE_VERSION } from '../../version.ts';
 import { bundleRuntime, stampVersion } from './bundle.ts';
 import { ImageBuildError } from './errors.ts';
@@ -76,7 +76,8 @@ function checkDataplane(wasm: Uint8Array): void {
   const exports = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
   const missing = DATAPLANE_EXPORTS.filter((name) => !exports.has(name));
   if (missing.length) throw new ImageBuildError('wasm', `not the data plane: missing exports ${missing.join(', ')}`);
-  if (WebAssembly.Module.imports(module).length) throw new ImageBuildError('wasm', 'the data plane must have no imports');
+  const extra = unexpectedImports(module);
+  if (extra.length) throw new ImageBuildError('wasm', `the data plane must import nothing but its memory, not ${extra.join(', ')}`);
 }
 
 function buildTime(o: BuildImageOptions): Date {
