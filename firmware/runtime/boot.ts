@@ -17,6 +17,7 @@ import { OptionalPortDriver } from '../../hal/drivers/absent/driver.ts';
 import { TraceDriver } from '../../hal/drivers/trace/driver.ts';
 import { FaultConfigError, FaultDriver } from '../../hal/drivers/fault/index.ts';
 import type { RouterProcess } from './router-process.ts';
+import type { RouterConfig } from '../shell/config/types.ts';
 import { LocalCards } from './cards.ts';
 import { BootOptionError } from './boot-errors.ts';
 import { compileTables, type SessionSpec } from '../shell/sessions/compile.ts';
@@ -201,7 +202,8 @@ export async function bootCommand(o: BootOptions): Promise<void> {
   // The control plane (config, WCCP, management) loads only for a configured router.
   const config = o.config !== undefined ? (await import('../shell/config/load.ts')).loadRouterConfig(o.config) : undefined;
   if (config && o.demo) throw new BootOptionError('--demo and --config: put the sessions in the configuration');
-  if (config && board.lineCards.length > 1) throw new BootOptionError(`--config: board "${board.name}" has ${board.lineCards.length} line cards; this build runs a configured router on one`);
+  // A board with several line cards runs each in a worker thread (docs/linecards.md).
+  if (board.lineCards.length > 1) return bootWorkerCards(board, o, config);
   const running = startCards(board, o.demo === true, o.trace ?? {});
   if (o.demo && !(board.demo ?? []).length) process.stderr.write(`twinflow: board "${board.name}" defines no demo sessions\n`);
   const say = (line: string): void => { process.stderr.write(`twinflow: ${line}\n`); };
@@ -254,5 +256,76 @@ export async function bootCommand(o: BootOptions): Promise<void> {
   const final = snapshot(board, running, sessionsNow());
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   process.stdout.write(o.json ? `${JSON.stringify({ seconds, ...final }, null, 2)}\n` : `${render(final, seconds, false)}\nstopped\n`);
+  if (final.violations.length) process.exitCode = 1;
+}
+
+/** Demo sessions with the board's port indices (worker cards: every card has every port). */
+function boardDemoSessions(board: Board): SessionSpec[] {
+  const all = { ...board, lineCards: [{ name: 'all', ports: board.ports.map((p) => p.name) }] };
+  return demoSessions(all, 0, board.demo ?? []);
+}
+
+/** `boot` of a board with several line cards: one worker thread each, the same control plane. */
+async function bootWorkerCards(board: Board, o: BootOptions, config: RouterConfig | undefined): Promise<void> {
+  if (o.trace && Object.keys(o.trace).length) throw new BootOptionError(`--trace: board "${board.name}" runs its line cards in worker threads, where ports are not tapped yet; use a one-card board`);
+  const say = (line: string): void => { process.stderr.write(`twinflow: ${line}\n`); };
+  const { WorkerCards } = await import('./workers/worker-cards.ts');
+  let failed: Error | undefined;
+  const cards = await WorkerCards.start(board, { paused: true, onFailure: (e) => { failed = e; } });
+  let control: RouterProcess | undefined;
+  const demo = o.demo ? boardDemoSessions(board) : [];
+  try {
+    if (config) {
+      const { RouterProcess } = await import('./router-process.ts');
+      control = await RouterProcess.start({ board, cards, config, log: say });
+      const l = control.listening;
+      say(`router up on ${cards.cardCount} line cards: WCCP ${l.wccp}${l.management ? `, management ${l.management}` : ''}${l.metrics ? `, metrics ${l.metrics}` : ''}`);
+    } else if (demo.length) {
+      cards.publish(compileTables(demo, [], { portCount: cards.portNames.length }).bank.image);
+    }
+  } catch (e) {
+    await cards.close();
+    throw e;
+  }
+  cards.resume();
+  const view = async () => {
+    const s = await cards.snapshot();
+    const sessions: Record<string, CounterSet> = control?.router.counters().sessions
+      ?? Object.fromEntries(demo.map((d) => [d.name, cards.sessionCounters(d.slot)]));
+    const endpoints = Object.fromEntries(Object.entries(s.endpoints).filter(([, v]) => typeof v === 'object' && v !== null)) as Record<string, Record<string, number>>;
+    return { board: board.name, ports: s.ports, sessions, drivers: s.drivers as unknown as Record<string, CounterSet>, endpoints, global: s.global, violations: conservationViolations(s.ports, sessions) };
+  };
+  let stop = false;
+  const onSignal = (): void => { stop = true; };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const tty = process.stdout.isTTY === true && !o.json;
+  const t0 = process.hrtime.bigint();
+  const deadline = o.duration !== undefined ? BigInt(o.duration) * 1_000_000_000n : -1n;
+  let nextRender = RENDER_INTERVAL_NS;
+  try {
+    while (!stop && !failed) {
+      const now = process.hrtime.bigint() - t0;
+      if (deadline >= 0n && now >= deadline) break;
+      control?.poll();
+      if (now >= nextRender) {
+        nextRender += RENDER_INTERVAL_NS;
+        if (!o.json) {
+          const text = render(await view(), Number(now) / 1e9, tty);
+          process.stdout.write(tty ? `\x1b[H\x1b[2J${text}\n` : `${text}\n\n`);
+        }
+      }
+      await sleep(10);
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await control?.close();
+    await cards.close();
+  }
+  if (failed) throw failed;
+  const final = await view();
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  process.stdout.write(o.json ? `${JSON.stringify({ seconds, cards: cards.cardCount, ...final }, null, 2)}\n` : `${render(final, seconds, false)}\nstopped\n`);
   if (final.violations.length) process.exitCode = 1;
 }

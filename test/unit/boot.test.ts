@@ -46,6 +46,29 @@ test('SIGINT stops the router cleanly and prints the final counters', async () =
   assert.match(out, /sniff-client\s+\d+\s+\d+/);
 });
 
+test('a board with four line cards boots them as worker threads, configured or with its demo sessions', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinflow-boot-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'router.json'), JSON.stringify({
+      wccp: { address: '127.0.0.1', port: 21000 + (process.pid % 20000) },
+      sessions: [{ name: 'dns', mode: 'sniff', filter: 'udp port 53', device: '192.0.2.2' }],
+    }));
+    for (const args of [['--demo'], ['--config', path.join(dir, 'router.json')]]) {
+      const r = spawnSync(process.execPath, ['bin/twinflow.mjs', 'boot', '--board', 'chassis', ...args, '--duration', '3', '--json'], { encoding: 'utf8', timeout: 60_000 });
+      assert.is(r.status, 0, r.stderr);
+      const s = JSON.parse(r.stdout) as any;
+      assert.is(s.cards, 4);
+      assert.equal(s.violations, []);
+      const rx = Object.values(s.ports as Record<string, { rx_packets: number }>).reduce((n, p) => n + p.rx_packets, 0);
+      assert.ok(rx > 1000, `${rx} packets through the chassis`);
+      const sessions = Object.values(s.sessions as Record<string, { matched: number; replicated: number }>);
+      assert.ok(sessions.length > 0 && sessions.every((c) => c.matched > 0 && c.replicated === c.matched), JSON.stringify(s.sessions));
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('boot refuses what it cannot honour with one line naming the field', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinflow-boot-'));
   try {

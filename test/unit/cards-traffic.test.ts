@@ -121,8 +121,8 @@ test('the sim board on one line card (a worker thread)', async () => {
   await runSimBoard(bounded('sim'));
 });
 
-test('the sim board over two line cards: lan and monitor on lc0, wan on lc1', async () => {
-  await runSimBoard(bounded('sim', [{ name: 'lc0', ports: ['lan', 'monitor'] }, { name: 'lc1', ports: ['wan'] }]));
+test('the sim board over two line cards: lan and monitor on lc0, wan and uplink on lc1', async () => {
+  await runSimBoard(bounded('sim', [{ name: 'lc0', ports: ['lan', 'monitor'] }, { name: 'lc1', ports: ['wan', 'uplink'] }]));
 });
 
 test('boards/chassis.json: four line cards', async () => {
