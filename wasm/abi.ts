@@ -412,7 +412,7 @@ export const enum ConntrackLimits {
   SweepPerBatch = 16, // entries the sweep examines per process() call, while any is in use
 }
 
-//  ConnEntry: │ Client u32×4 │ Vip u32×4 │ Ports │ Slot Family State Refused │ WinnerPort Winner WinnerMac×6 │ StartNs │ LastNs │
+//  ConnEntry: │ Client u32×4 │ Vip u32×4 │ Ports │ Slot Family State Answered │ WinnerPort Winner WinnerMac×6 │ StartNs │ LastNs │
 // The winner is kept by identity (port and MAC) with its member index as a hint, so a pinned flow
 // survives a republish of its group (a member joining or leaving) as long as its winner stays.
 export const enum ConnEntry {
@@ -422,7 +422,7 @@ export const enum ConnEntry {
   Slot = 36, // u8 session slot
   Family = 37, // u8 LaneValue.FamilyIpv4 / FamilyIpv6
   State = 38, // u8 ConnState
-  Refused = 39, // u8 members (by index) that refused the connection (RST) while it raced
+  Answered = 39, // u8 members (by index) that answered the opener (SYN-ACK or RST); while racing, every answer so far is a refusal
   WinnerPort = 40, // u8 when Won or Closing: the winner's port
   Winner = 41, // u8 the winner's member index when it won (a hint; the port and MAC decide)
   WinnerMac = 42, // 6 bytes
@@ -436,6 +436,7 @@ export const enum ConnState {
   Racing = 1, // the opener went to every member; no acceptance yet
   Won = 2, // a member accepted first; the flow is pinned to it
   Closing = 3, // a FIN was seen; the last segments still reach the winner
+  Reset = 4, // the flow ended by RST before every member answered: kept so the late answers are still dropped (and reset)
 }
 
 // ── Flow cache ───────────────────────────────────────────────────────────────────────────────

@@ -162,7 +162,7 @@ function render(s: Snapshot, seconds: number, tty: boolean): string {
   lines.push('port        rx_packets   forwarded  redirected   dropped  rx_missed  tx_packets');
   for (const [name, c] of Object.entries(s.ports)) {
     const d = s.drivers[name];
-    lines.push(`${name.padEnd(10)} ${String(c.rx_packets).padStart(11)} ${String(c.forwarded).padStart(11)} ${String(c.redirected).padStart(11)} ${String(c.dropped_policy + c.dropped_tx_full).padStart(9)} ${String(d.rxMissed).padStart(10)} ${String(d.txPackets).padStart(11)}`);
+    lines.push(`${name.padEnd(10)} ${String(c.rx_packets).padStart(11)} ${String(c.forwarded).padStart(11)} ${String(c.redirected).padStart(11)} ${String(c.dropped_policy + c.dropped_tx_full + c.dropped_race).padStart(9)} ${String(d.rxMissed).padStart(10)} ${String(d.txPackets).padStart(11)}`);
   }
   if (Object.keys(s.sessions).length) {
     lines.push('session        matched  replicated  sampled_out  rate_limited  ring_full  no_frame  mtu');

@@ -51,6 +51,8 @@ export interface SessionInfo {
   readonly state: 'active' | 'holding';
   /** The registering device's name for the session, if it gave one. */
   readonly label?: string;
+  /** A race session's group, in member order (member 0 receives the openers' originals): docs/race.md. */
+  readonly members?: ReadonlyArray<{ readonly address: string; readonly port: string }>;
   readonly counters: Record<string, number>;
 }
 

@@ -58,6 +58,11 @@ export interface RouterSpec {
   readonly neighbors?: Readonly<Record<string, Readonly<Record<string, string>>>>;
   /** `--trace` taps: port → file name in the lab's directory. */
   readonly traces?: readonly string[];
+  /**
+   * Addresses (a.b.c.d/32) the router namespace's kernel holds on its loopback: a router ID that
+   * devices on several ports reach through their port's router address, as on a real router.
+   */
+  readonly loopback?: readonly string[];
 }
 
 export interface Host {
@@ -92,6 +97,7 @@ export async function startRouter(lab: NetLab, spec: RouterSpec): Promise<Runnin
   macSeq++;
   const ns = lab.netns('router');
   ns.sysctl('net.ipv4.ip_forward', 0);
+  for (const a of spec.loopback ?? []) ns.link('lo').addAddress(a);
   const dir = lab.tempDir();
   const hosts: Record<string, Host> = {};
   const ports: Record<string, Link> = {};

@@ -205,6 +205,56 @@ test('a retransmitted opener goes to every member again; the client\'s RST while
   assert.is(r.conntrackInUse, 1);
 });
 
+test('a RST after the win before every member answered: the entry stays, so the late acceptances are still dropped and their members reset; then it goes', async () => {
+  // The client aborts (or the winner resets) while slower members have not answered yet. Were the
+  // entry freed, their SYN-ACKs would reach the client, whose RST goes by hash, often to another
+  // member, and the loser would keep its half-open connection (the e2e race test found this).
+  const { r, frames } = await converse([
+    { port: CLIENT_PORT, scapy: client.syn(F) }, // 0
+    { port: M[1], scapy: member.synAck(F, 1) }, // 1: wins
+    { port: CLIENT_PORT, scapy: client.ack(F, 1) }, // 2
+    { port: CLIENT_PORT, scapy: client.rst(F) }, // 3: the client gives up
+    { port: CLIENT_PORT, scapy: client.rst(F) }, // 4: and again (as a client answers each segment in flight)
+    { port: M[2], scapy: member.synAck(F, 2) }, // 5: late
+    { port: M[0], scapy: member.synAck(F, 0) }, // 6: late, the last member: the entry goes
+  ]);
+  assert.equal(sentOn(r, CLIENT_PORT), [frames[1]], 'the client sees only the winner\'s acceptance');
+  assert.equal(sentOn(r, M[1]), [0, 2, 3, 4].map((i) => forMember(frames[i], 1)), 'the client\'s RSTs reach the winner');
+  assert.is(sentOn(r, M[2], 'replicas').length, 2, 'member 2: the copy, then a reset');
+  judgeReset(2, F, sentOn(r, M[2])[0], frames[5], sentOn(r, M[2])[1]);
+  judgeReset(0, F, sentOn(r, M[0], 'originals')[0], frames[6], sentOn(r, M[0], 'replicas')[0]);
+  const c = r.sessions.web;
+  assert.equal([c.race_won_m1, c.race_pinned, c.race_late, c.race_resets, c.race_closed], [1, 3, 2, 2, 1]);
+  assert.is(r.conntrackInUse, 0, 'freed once every member answered');
+});
+
+test('a reset flow whose members had all answered goes at once; one waiting for a member goes after the reset time, and a new SYN on its ports races anew', async () => {
+  const g: Flow = { sport: 40002 };
+  const h: Flow = { sport: 40003 };
+  const { r, frames } = await converse([
+    { port: CLIENT_PORT, scapy: client.syn(F) },
+    { port: M[0], scapy: member.synAck(F, 0) },
+    { port: M[1], scapy: member.synAck(F, 1) },
+    { port: M[2], scapy: member.refuse(F, 2) },
+    { port: M[0], scapy: member.data(F, 0, 10) },
+    { port: M[0], scapy: `Ether(src="${MEMBER_MACS[0]}",dst="${ROUTER_MACS[0]}")/IP(src="${VIP}",dst="${CLIENT}")/TCP(sport=80,dport=${F.sport},flags="R",seq=1)` }, // 5: the winner resets: all answered, freed
+    { port: CLIENT_PORT, scapy: client.syn(g), ts: SECOND },
+    { port: M[2], scapy: member.synAck(g, 2), ts: SECOND },
+    { port: CLIENT_PORT, scapy: client.rst(g), ts: SECOND }, // 8: members 0 and 1 have not answered: kept
+    { port: CLIENT_PORT, scapy: client.syn(g), ts: 2n * SECOND }, // 9: a new connection on the same ports: a new race
+    { port: CLIENT_PORT, scapy: client.syn(h), ts: 3n * SECOND },
+    { port: M[1], scapy: member.synAck(h, 1), ts: 3n * SECOND },
+    { port: CLIENT_PORT, scapy: client.rst(h), ts: 3n * SECOND }, // 12: kept, waiting for members 0 and 2
+    { port: CLIENT_PORT, scapy: client.syn({ sport: 40004 }), ts: 11n * SECOND + 1n }, // 8 s and 1 ns later
+  ]);
+  assert.equal(sentOn(r, CLIENT_PORT), [frames[1], frames[4], frames[5], frames[7], frames[11]]);
+  M.forEach((port, k) => assert.ok(sentOn(r, port).some((x) => x.length === frames[9].length && x.every((v, i) => v === forMember(frames[9], k)[i])), `member ${k} got the new opener`));
+  const c = r.sessions.web;
+  assert.equal([c.race_started, c.race_won, c.race_late, c.race_refused, c.race_closed, c.race_expired], [5, 3, 1, 1, 3, 0]);
+  // Freed: F at its RST, g's first connection at the new SYN, h after the reset time.
+  assert.is(r.conntrackInUse, 2, 'the second connection on g\'s ports and the last flow');
+});
+
 test('FIN: the last segments still reach the winner; after the closing time the entry is freed as closed', async () => {
   const { r, frames } = await converse([
     { port: CLIENT_PORT, scapy: client.syn(F) },

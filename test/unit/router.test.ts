@@ -205,6 +205,7 @@ test('devices registering mode race form one race session for their service, ref
   for (const m of members) r.router.wccpHooks.request(race(m));
   const sessions = r.router.listSessions();
   assert.equal(sessions.map((s) => [s.name, s.mode, s.origin]), [['race/91', 'race', 'registration']]);
+  assert.equal(sessions[0].members, ['198.51.100.10', '198.51.100.11', '198.51.100.12'].map((address) => ({ address, port: 'wan' })), 'the group, as listed');
   const group = r.router.manager.tables()!.order.find((s) => s.name === 'race/91')!.race!;
   assert.equal(group.members.map((m) => m.address), ['198.51.100.10', '198.51.100.11', '198.51.100.12'], 'members in address order');
   assert.equal(group.members.map((m) => m.port), [1, 1, 1], 'reached by the wan port');

@@ -40,6 +40,14 @@ import { GlobalCounter, SessionCounter } from '../counters';
  * retransmission timeouts), then the entry is freed as closed.
  */
 @inline export const CLOSING_TIMEOUT_NS: i64 = 30_000_000_000;
+/**
+ * A flow reset (by the client or the winner) before every member answered its opener: the late
+ * answers are still the race's (dropped, and a late acceptance reset) for 8 s — a member answers
+ * within its path's delay, and a lost SYN-ACK is sent again after 1 and 3 s — then the entry is
+ * freed as closed. Without it a late SYN-ACK would reach the client, whose RST goes by hash,
+ * often to another member, and the loser would keep its half-open connection for a minute.
+ */
+@inline export const RESET_TIMEOUT_NS: i64 = 8_000_000_000;
 
 @inline const HASH_P1: u32 = 0x9e3779b1;
 @inline const HASH_P2: u32 = 0x85ebca77;
@@ -108,7 +116,9 @@ export function ctKey(key: usize, fromServer: bool, withPorts: bool): u32 {
 }
 
 @inline function timeoutOf(state: u32): i64 {
-  return state == ConnState.Racing ? RACING_TIMEOUT_NS : state == ConnState.Won ? ESTABLISHED_IDLE_NS : CLOSING_TIMEOUT_NS;
+  if (state == ConnState.Racing) return RACING_TIMEOUT_NS;
+  if (state == ConnState.Won) return ESTABLISHED_IDLE_NS;
+  return state == ConnState.Reset ? RESET_TIMEOUT_NS : CLOSING_TIMEOUT_NS;
 }
 
 /** Frees an entry, counted as closed (the flow ended) or expired (idle). */
@@ -121,10 +131,10 @@ function retire(ctl: usize, e: usize, closed: bool): void {
   store<u32>(h, load<u32>(h, ConntrackHeader.InUse) - 1, ConntrackHeader.InUse);
 }
 
-/** Frees an entry whose timeout has passed at `clock`; true when it did. A closing entry is closed. */
+/** Frees an entry whose timeout has passed at `clock`; true when it did. A closing or reset flow is closed. */
 @inline function expireIfDue(ctl: usize, e: usize, state: u32, clock: i64): bool {
   if (clock - load<i64>(e, ConnEntry.LastNs) <= timeoutOf(state)) return false;
-  retire(ctl, e, state == ConnState.Closing);
+  retire(ctl, e, state == ConnState.Closing || state == ConnState.Reset);
   return true;
 }
 
@@ -179,7 +189,7 @@ export function ctInsert(ctl: usize, e: usize, slot: u32, ts: i64): void {
   store<u8>(e, <u8>slot, ConnEntry.Slot);
   store<u8>(e, <u8>keyFamily, ConnEntry.Family);
   store<u8>(e, ConnState.Racing, ConnEntry.State);
-  store<u8>(e, 0, ConnEntry.Refused);
+  store<u8>(e, 0, ConnEntry.Answered);
   store<u8>(e, <u8>LaneValue.PortIndexNone, ConnEntry.WinnerPort);
   store<u8>(e, 0, ConnEntry.Winner);
   store<u32>(e, 0, ConnEntry.WinnerMac);

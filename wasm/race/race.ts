@@ -8,8 +8,11 @@
 //
 // State machine of a flow's entry (wasm/conntrack/table.ts):
 //   none ──SYN, budget and room──► Racing ──first SYN-ACK──► Won ──FIN──► Closing ──timeout──► none
-//   Racing ──every member RST, client RST, or timeout──► none;  Won ──RST, or idle timeout──► none
-//   Closing ──SYN from the client (a new connection on the same ports)──► a new race
+//   Racing ──every member RST, client RST (sent to every member), or timeout──► none
+//   Won ──idle timeout──► none
+//   Won/Closing ──RST from the client or the winner──► none once every member has answered the
+//     opener, else Reset ──the last answer, or timeout──► none (late answers still dropped)
+//   Closing/Reset ──SYN from the client (a new connection on the same ports)──► a new race
 //
 // Contract
 // - raceClient / raceServer run in act() after the policy and redirect decisions and before the
@@ -70,9 +73,31 @@ export let raceDrop: bool = false;
   return group + RaceGroup.Members + <usize>k * RaceMember.Size;
 }
 
+/** Every member of the group, as a mask. */
+@inline function allOf(group: usize): u32 {
+  return (<u32>1 << load<u32>(group, RaceGroup.MemberCount)) - 1;
+}
+
 /** Every member but member 0: where the copies of an opener go. */
 @inline function othersOf(group: usize): u32 {
-  return ((<u32>1 << load<u32>(group, RaceGroup.MemberCount)) - 1) & ~1;
+  return allOf(group) & ~1;
+}
+
+/** Records that member `k` answered the flow's opener; returns the members that have, within the group. */
+@inline function answered(group: usize, e: usize, k: u32): u32 {
+  const a = (<u32>load<u8>(e, ConnEntry.Answered) | (<u32>1 << k)) & allOf(group);
+  store<u8>(e, <u8>a, ConnEntry.Answered);
+  return a;
+}
+
+/**
+ * The flow ended by RST. Its entry is freed once every member has answered the opener; until then
+ * it is kept (Reset), so a loser's late acceptance is still dropped and reset, not passed to the
+ * client (whose own RST would go by hash, often to another member).
+ */
+function ended(ctl: usize, group: usize, e: usize): void {
+  if ((<u32>load<u8>(e, ConnEntry.Answered) & allOf(group)) == allOf(group)) ctRelease(ctl, e);
+  else store<u8>(e, ConnState.Reset, ConnEntry.State);
 }
 
 /** The member a flow that is not raced goes to: its hash, spread evenly (the same in every publish of the group). */
@@ -159,20 +184,23 @@ export function raceClient(ctl: usize, bank: usize, cfg: usize, desc: usize, par
       raceMember = 0;
       raceCopies = othersOf(group);
       bump(counters, SessionCounter.RaceResent);
+      // The RST went to every member too, so none keeps a half-open connection: the entry can go.
       if ((flags & TcpFlag.Rst) != 0) ctRelease(ctl, e);
       return;
     }
-    const winner = opener && st == ConnState.Closing ? NO_MEMBER : winnerOf(group, e);
+    const over = st == ConnState.Closing || st == ConnState.Reset;
+    const winner = opener && over ? NO_MEMBER : winnerOf(group, e);
     if (winner != NO_MEMBER) {
       ctTouch(e, ts);
       raceMember = winner;
       bump(counters, SessionCounter.RacePinned);
-      if ((flags & TcpFlag.Rst) != 0) ctRelease(ctl, e);
+      if (st == ConnState.Reset) return;
+      if ((flags & TcpFlag.Rst) != 0) ended(ctl, group, e);
       else if ((flags & TcpFlag.Fin) != 0) store<u8>(e, ConnState.Closing, ConnEntry.State);
       return;
     }
-    // A new connection on the ports of a closing one, or a winner that left the group: the
-    // entry's flow is over.
+    // A new connection on the ports of a closed or reset one, or a winner that left the group:
+    // the entry's flow is over.
     ctRelease(ctl, e);
     if (free == 0) free = e;
   }
@@ -225,6 +253,7 @@ export function raceServer(ctl: usize, bank: usize, cfg: usize, k: u32, desc: us
   if (st == ConnState.Racing) {
     if (accept) {
       const m = raceMemberAt(group, k);
+      answered(group, e, k);
       store<u8>(e, ConnState.Won, ConnEntry.State);
       store<u8>(e, <u8>load<u32>(m, RaceMember.Port), ConnEntry.WinnerPort);
       store<u8>(e, <u8>k, ConnEntry.Winner);
@@ -235,15 +264,13 @@ export function raceServer(ctl: usize, bank: usize, cfg: usize, k: u32, desc: us
       return;
     }
     if (refuse) {
-      const all = (<u32>1 << load<u32>(group, RaceGroup.MemberCount)) - 1;
-      const refused = (<u32>load<u8>(e, ConnEntry.Refused) | (<u32>1 << k)) & all;
-      if (refused == all) {
+      // While racing every answer so far is a refusal (the first acceptance ends the race).
+      if (answered(group, e, k) == allOf(group)) {
         // Nobody takes the connection: the client learns it from the last refusal.
         ctRelease(ctl, e);
         bump(counters, SessionCounter.RaceAllRefused);
         return;
       }
-      store<u8>(e, <u8>refused, ConnEntry.Refused);
       raceDrop = true;
       bump(counters, SessionCounter.RaceRefused);
       return;
@@ -251,23 +278,26 @@ export function raceServer(ctl: usize, bank: usize, cfg: usize, k: u32, desc: us
     bump(counters, SessionCounter.RacePassed);
     return;
   }
-  // Won or Closing: the winner's packets pass (and end the entry); a loser's answers are held back.
+  // Won, Closing or Reset: the winner's packets pass (a RST ends the flow); a loser's answers are
+  // held back, and once a reset flow has heard from every member its entry goes.
   if (winnerOf(group, e) == k) {
-    if (refuse) ctRelease(ctl, e);
-    else if ((flags & TcpFlag.Fin) != 0) store<u8>(e, ConnState.Closing, ConnEntry.State);
+    if (st != ConnState.Reset) {
+      if (refuse) ended(ctl, group, e);
+      else if ((flags & TcpFlag.Fin) != 0) store<u8>(e, ConnState.Closing, ConnEntry.State);
+    }
     bump(counters, SessionCounter.RacePassed);
     return;
   }
+  if (!accept && !refuse) {
+    bump(counters, SessionCounter.RacePassed);
+    return;
+  }
+  raceDrop = true;
   if (accept) {
-    raceDrop = true;
     raceResetTo = k;
     bump(counters, SessionCounter.RaceLate);
-    return;
-  }
-  if (refuse) {
-    raceDrop = true;
+  } else {
     bump(counters, SessionCounter.RaceRefused);
-    return;
   }
-  bump(counters, SessionCounter.RacePassed);
+  if (answered(group, e, k) == allOf(group) && st == ConnState.Reset) ctRelease(ctl, e);
 }

@@ -420,6 +420,7 @@ export class SessionManager {
       rateBps: e.spec.rateBps,
       state: this.holding(e) ? 'holding' : 'active',
       ...(e.spec.label !== undefined ? { label: e.spec.label } : {}),
+      ...(e.spec.raceMembers ? { members: e.spec.raceMembers.map((m) => ({ address: m, port: this.o.resolve(m, undefined, e.name).port })) } : {}),
       counters: this.o.counters(e.slot),
     };
   }
