@@ -51,6 +51,8 @@ export interface SessionInfo {
   readonly state: 'active' | 'holding';
   /** The registering device's name for the session, if it gave one. */
   readonly label?: string;
+  /** Tagged dup: the far-end eliminator the originals are carried to. */
+  readonly farEnd?: string;
   readonly counters: Record<string, number>;
 }
 

@@ -60,7 +60,7 @@ export function formatSessions(list: readonly SessionInfo[]): string {
   if (list.length === 0) return 'no sessions\n';
   return table([
     ['NAME', 'ORIGIN', 'MODE', 'STATE', 'DEVICE', 'PORT', 'ENCAP', 'SNAPLEN', 'SAMPLE', 'MATCHED', 'REPLICATED', 'FILTER'],
-    ...list.map((s) => [s.name, s.origin, s.mode, s.state, s.device, s.port, s.encap, s.snaplen, s.sample, s.counters.matched, s.counters.replicated, s.filter]),
+    ...list.map((s) => [s.name, s.origin, s.farEnd !== undefined ? `${s.mode} (far end ${s.farEnd})` : s.mode, s.state, s.device, s.port, s.encap, s.snaplen, s.sample, s.counters.matched, s.counters.replicated, s.filter]),
   ]);
 }
 
