@@ -106,6 +106,26 @@ test('TUN in a namespace: the kernel answers a written echo request; a real ping
   });
 });
 
+test('openTun with up: the device comes up at once, and a write reaches the kernel without `ip link`', async () => {
+  requireRoot('linux-tun.test.ts');
+  await withLab('tun-up', async (lab) => {
+    const n = addon();
+    const ns = lab.netns('tunup');
+    const down = n.openTun(lab.ifname('tun'), { netns: ns.path! });
+    const up = n.openTun(lab.ifname('tun'), { netns: ns.path!, up: true });
+    try {
+      assert.is(n.interfaceInfo(down.name, { netns: ns.path! }).up, false, 'without the option the device stays down');
+      assert.is(n.interfaceInfo(up.name, { netns: ns.path! }).up, true);
+      const mem = new Uint8Array(1 << 20);
+      assert.throws(() => write(n, down.fd, mem, REQUEST), (e: unknown) => (e as { code?: string }).code === 'EIO', 'the kernel refuses a write to a TUN that is down');
+      assert.is(write(n, up.fd, mem, REQUEST), 1);
+    } finally {
+      n.close(down.fd);
+      n.close(up.fd);
+    }
+  });
+});
+
 test('openTun: a name longer than 15 bytes is refused before anything is opened', () => {
   assert.throws(() => addon().openTun('a-name-that-is-too-long'), RangeError);
 });

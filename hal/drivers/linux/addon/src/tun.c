@@ -1,9 +1,12 @@
 /*
- * openTun(name, { netns }?) → { fd, name }
+ * openTun(name, { netns, up }?) → { fd, name }
  *   A layer-3 TUN device (IFF_TUN | IFF_NO_PI: each read or write is one bare IP packet). An
  *   empty name lets the kernel pick one (tunN); the name the kernel used is returned. The device
  *   lives in the namespace the character device was opened in and disappears when the fd is
  *   closed (it is not made persistent). recvBurst/sendBurst on the fd read and write packets.
+ *   With up: true the device is also brought up (SIOCSIFFLAGS IFF_UP): the kernel refuses writes
+ *   to a TUN that is down (EIO), and a program that only injects packets has no other reason to
+ *   run `ip link`.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,8 +22,10 @@ napi_value js_open_tun(napi_env env, napi_callback_info info) {
   if (!arg_count(env, info, 2, argv, NULL)) return NULL;
   char name[IFNAMSIZ];
   char netns[256];
+  bool up;
   if (!arg_string(env, argv[0], "name", name, sizeof name)) return NULL;
   if (!opt_netns(env, argv[1], netns, sizeof netns)) return NULL;
+  if (!opt_bool(env, argv[1], "up", false, &up)) return NULL;
 
   int saved = netns_enter(env, netns);
   if (saved == -2) return NULL;
@@ -36,6 +41,24 @@ napi_value js_open_tun(napi_env env, napi_callback_info info) {
     call = "ioctl(TUNSETIFF)";
     close(fd);
     fd = -1;
+  }
+  if (fd >= 0 && up) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq flags;
+    memset(&flags, 0, sizeof flags);
+    memcpy(flags.ifr_name, ifr.ifr_name, IFNAMSIZ);
+    bool raised = s >= 0 && ioctl(s, SIOCGIFFLAGS, &flags) == 0;
+    if (raised) {
+      flags.ifr_flags |= IFF_UP;
+      raised = ioctl(s, SIOCSIFFLAGS, &flags) == 0;
+    }
+    if (!raised) {
+      err = errno;
+      call = "ioctl(SIOCSIFFLAGS)";
+      close(fd);
+      fd = -1;
+    }
+    if (s >= 0) close(s);
   }
   netns_leave(saved);
   if (fd < 0) return throw_errno(env, call, err, name[0] ? name : NULL);
