@@ -160,15 +160,16 @@ program
 // The remote device (firmware/peer/): register with routers, receive replicas, write pcapng.
 program
   .command('peer')
-  .description('the remote device: register with one or more routers over WCCPv2, ask for the packets a filter names, and write the replicas the routers send as pcapng (a file, or - for stdout: wireshark -k -i -)')
+  .description('the remote device: register with one or more routers over WCCPv2, ask for the packets a filter names, and write the replicas the routers send as pcapng (a file, or - for stdout: wireshark -k -i -); with --mode dup, hand them on instead: to the far end (--far-end) or into this machine\'s IP stack')
   .requiredOption('--router <ipv4>', 'a router to register with (repeat for several)', (v: string, prev: string[] = []) => [...prev, v])
   .requiredOption('--match <expr>', 'the packets wanted, in tcpdump-style filter syntax')
-  .requiredOption('--out <file>', 'pcapng file to write, or - for stdout')
+  .option('--out <file>', 'pcapng file to write, or - for stdout (not with --mode dup, which hands the replicas on)')
   .option('--address <ipv4>', "this device's address (default: the one the kernel uses towards the first router)")
   .option('--service <id>', 'WCCP service group: 0..50 well-known, 51..255 dynamic', integer(0, 255), 90)
   .option('--password <text>', "the service group's MD5 password (at most 8 characters)")
   .addOption(new Option('--mode <mode>', 'what the router does with the packets').choices(['sniff', 'dup', 'race', 'redirect']).default('sniff'))
-  .addOption(new Option('--encap <kind>', 'replica encapsulation').choices(['gre', 'erspan2', 'erspan3', 'gre-seq']).default('gre'))
+  .addOption(new Option('--encap <kind>', 'replica encapsulation (default: gre; gre-seq with --mode dup)').choices(['gre', 'erspan2', 'erspan3', 'gre-seq']))
+  .option('--far-end <ipv4>', 'with --mode dup: the far-end eliminator; the router carries the originals to it and this peer relays its replicas there (tagged dup); without it the peer forwards the inner packets (untagged)')
   .option('--snaplen <bytes>', 'keep at most this many bytes of each packet (0: all, else 64..65535)', integer(0, 65535), 0)
   .option('--sample <n>', 'one replica in n matching packets', integer(1, 2 ** 32 - 1), 1)
   .option('--rate-pps <n>', 'at most this many replicas per second (0: no limit)', integer(0, 2 ** 32 - 1), 0)
@@ -180,9 +181,9 @@ program
   .option('--json', 'print the final counters as JSON (not with --out -)')
   .addOption(new Option('--router-port <port>', 'UDP port of the routers (tests)').argParser(integer(1, 65535)).hideHelp())
   .addOption(new Option('--port <port>', "this device's WCCP port (tests)").argParser(integer(1, 65535)).hideHelp())
-  .action(async (o: Omit<import('./peer/command.ts').PeerOptions, 'router' | 'ratePps' | 'rateBps'> & { router: string[]; ratePps: number; rateBps: number }) => {
+  .action(async (o: Omit<import('./peer/command.ts').PeerOptions, 'router' | 'ratePps' | 'rateBps' | 'encap'> & { router: string[]; ratePps: number; rateBps: number; encap?: import('./peer/command.ts').PeerOptions['encap'] }) => {
     const { peerCommand } = await import('./peer/command.ts');
-    await peerCommand(o);
+    await peerCommand({ ...o, encap: o.encap ?? (o.mode === 'dup' ? 'gre-seq' : 'gre') });
   });
 // `twinflow ctl`: the management port's client; its commands live in firmware/shell/mgmt/ctl-command.ts.
 const { addCtlCommand } = await import('./shell/mgmt/ctl-command.ts');
