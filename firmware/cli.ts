@@ -185,6 +185,24 @@ program
     const { peerCommand } = await import('./peer/command.ts');
     await peerCommand({ ...o, encap: o.encap ?? (o.mode === 'dup' ? 'gre-seq' : 'gre') });
   });
+// The far end of dup (firmware/peer/eliminate.ts): 802.1CB elimination of the GRE member streams,
+// first copies delivered into this machine's IP stack through a TUN.
+program
+  .command('eliminate')
+  .description("the far end of dup: take both member streams (GRE with key and sequence) from a raw socket, keep the first copy of each packet (802.1CB vector recovery) and deliver its inner packet into this machine's IP stack through a TUN device; counters per stream")
+  .option('--address <ipv4>', 'take GRE addressed to this address only (default: any address of this machine)')
+  .option('--from <ipv4>', 'accept member streams from this outer source only (repeat for each: router A, peer B; default: any)', (v: string, prev: string[] = []) => [...prev, v])
+  .option('--tun <name>', 'the TUN device to create and deliver through (default: the kernel picks tunN)')
+  .option('--history <packets>', 'history window, at least the paths\' skew in packets (default 32)', integer(1, 64))
+  .option('--reset-ms <ms>', 'no packet accepted for this long resets a stream: its talker restarted (default 2000)', integer(1, 3_600_000))
+  .option('--duration <seconds>', 'stop by itself after this many seconds', integer(1, 86_400 * 365))
+  .option('--count <n>', 'stop after delivering this many packets', integer(1, Number.MAX_SAFE_INTEGER))
+  .option('--json', 'print the final counters as JSON')
+  .action(async (o: import('./peer/eliminate.ts').EliminateOptions) => {
+    const { eliminateCommand } = await import('./peer/eliminate.ts');
+    await eliminateCommand(o);
+  });
+
 // `twinflow ctl`: the management port's client; its commands live in firmware/shell/mgmt/ctl-command.ts.
 const { addCtlCommand } = await import('./shell/mgmt/ctl-command.ts');
 addCtlCommand(program);
