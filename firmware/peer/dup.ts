@@ -63,7 +63,7 @@ export async function dupPeerCommand(o: PeerOptions): Promise<void> {
   if (o.router.includes(address) && (o.port ?? WCCP_PORT) === routerPort) {
     throw new PeerOptionError(`--address: the router ${address} is this machine's own address; give the device another one`);
   }
-  const relaySource = o.farEnd !== undefined ? parseIpv4(await addressTowards(o.farEnd, DISCARD_PORT))! : 0;
+  const relaySource = o.farEnd !== undefined ? await sourceTowards(o.farEnd) : 0;
   const request: ReplicationRequest = {
     mode: 'dup', encapsulation: 'gre-seq', filter: o.match, snaplen: o.snaplen, sample: o.sample,
     ratePps: o.ratePps, rateBps: o.rateBps, lifetime: o.lifetime,
@@ -165,6 +165,15 @@ export async function dupPeerCommand(o: PeerOptions): Promise<void> {
   };
   if (o.json) process.stdout.write(`${JSON.stringify(final, null, 2)}\n`);
   else say(`stopped: ${status(receiver.counters(), c)}`);
+}
+
+/** This machine's address towards the far end: the relayed packets' source (the route must exist). */
+async function sourceTowards(farEnd: string): Promise<number> {
+  try {
+    return parseIpv4(await addressTowards(farEnd, DISCARD_PORT))!;
+  } catch (e) {
+    throw new PeerOptionError(`--far-end: this machine has no route to ${farEnd} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
 }
 
 function formatAddress(v: number): string {
