@@ -2,7 +2,8 @@
 // (A's wan port), path 2 through the peer router B (A's third port, then B's own link to the
 // server host's second interface). A is twinflow on the linux board, a bump in the wire between
 // the client and path 1; both of A's ports towards the paths lose 10 % of what they send
-// (twinflow's fault driver, independent seeds), and path 2 is 2 ms slower.
+// (twinflow's fault driver, independent seeds) and delay it: 5 ms on path 1, 7 ms on path 2 (the
+// detour through B), so the eliminator sees the copies 2 ms apart, plus B's own relay time.
 //
 //   client ── lan │A│ wan ──── path 1 (10 % loss, 5 ms) ──────────── eth1 server host
 //                 │ │ peer ─── path 2 (10 % loss, 7 ms) ── B ──────── eth2
