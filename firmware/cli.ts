@@ -160,15 +160,16 @@ program
 // The remote device (firmware/peer/): register with routers, receive replicas, write pcapng.
 program
   .command('peer')
-  .description('the remote device: register with one or more routers over WCCPv2, ask for the packets a filter names, and write the replicas the routers send as pcapng (a file, or - for stdout: wireshark -k -i -)')
+  .description('the remote device: register with one or more routers over WCCPv2, ask for the packets a filter names, and write the replicas the routers send as pcapng (a file, or - for stdout: wireshark -k -i -); with --mode dup, hand them on instead: to the far end (--far-end) or into this machine\'s IP stack')
   .requiredOption('--router <ipv4>', 'a router to register with (repeat for several)', (v: string, prev: string[] = []) => [...prev, v])
   .requiredOption('--match <expr>', 'the packets wanted, in tcpdump-style filter syntax')
-  .option('--out <file>', 'pcapng file to write, or - for stdout (not with --mode race)')
+  .option('--out <file>', 'pcapng file to write, or - for stdout (not with --mode race, nor dup, which hands the replicas on)')
   .option('--address <ipv4>', "this device's address (default: the one the kernel uses towards the first router)")
   .option('--service <id>', 'WCCP service group: 0..50 well-known, 51..255 dynamic', integer(0, 255), 90)
   .option('--password <text>', "the service group's MD5 password (at most 8 characters)")
   .addOption(new Option('--mode <mode>', 'what the router does with the packets').choices(['sniff', 'dup', 'race', 'redirect']).default('sniff'))
-  .addOption(new Option('--encap <kind>', 'replica encapsulation').choices(['gre', 'erspan2', 'erspan3', 'gre-seq']).default('gre'))
+  .addOption(new Option('--encap <kind>', 'replica encapsulation (default: gre; gre-seq with --mode dup)').choices(['gre', 'erspan2', 'erspan3', 'gre-seq']))
+  .option('--far-end <ipv4>', 'with --mode dup: the far-end eliminator; the router carries the originals to it and this peer relays its replicas there (tagged dup); without it the peer forwards the inner packets (untagged)')
   .option('--snaplen <bytes>', 'keep at most this many bytes of each packet (0: all, else 64..65535)', integer(0, 65535), 0)
   .option('--sample <n>', 'one replica in n matching packets', integer(1, 2 ** 32 - 1), 1)
   .option('--rate-pps <n>', 'at most this many replicas per second (0: no limit)', integer(0, 2 ** 32 - 1), 0)
@@ -180,10 +181,28 @@ program
   .option('--json', 'print the final counters as JSON (not with --out -)')
   .addOption(new Option('--router-port <port>', 'UDP port of the routers (tests)').argParser(integer(1, 65535)).hideHelp())
   .addOption(new Option('--port <port>', "this device's WCCP port (tests)").argParser(integer(1, 65535)).hideHelp())
-  .action(async (o: Omit<import('./peer/command.ts').PeerOptions, 'router' | 'ratePps' | 'rateBps'> & { router: string[]; ratePps: number; rateBps: number }) => {
+  .action(async (o: Omit<import('./peer/command.ts').PeerOptions, 'router' | 'ratePps' | 'rateBps' | 'encap'> & { router: string[]; ratePps: number; rateBps: number; encap?: import('./peer/command.ts').PeerOptions['encap'] }) => {
     const { peerCommand } = await import('./peer/command.ts');
-    await peerCommand(o);
+    await peerCommand({ ...o, encap: o.encap ?? (o.mode === 'dup' ? 'gre-seq' : 'gre') });
   });
+// The far end of dup (firmware/peer/eliminate.ts): 802.1CB elimination of the GRE member streams,
+// first copies delivered into this machine's IP stack through a TUN.
+program
+  .command('eliminate')
+  .description("the far end of dup: take both member streams (GRE with key and sequence) from a raw socket, keep the first copy of each packet (802.1CB vector recovery) and deliver its inner packet into this machine's IP stack through a TUN device; counters per stream")
+  .option('--address <ipv4>', 'take GRE addressed to this address only (default: any address of this machine)')
+  .option('--from <ipv4>', 'accept member streams from this outer source only (repeat for each: router A, peer B; default: any)', (v: string, prev: string[] = []) => [...prev, v])
+  .option('--tun <name>', 'the TUN device to create and deliver through (default: the kernel picks tunN)')
+  .option('--history <packets>', 'history window, at least the paths\' skew in packets (default 32)', integer(1, 64))
+  .option('--reset-ms <ms>', 'no packet accepted for this long resets a stream: its talker restarted (default 2000)', integer(1, 3_600_000))
+  .option('--duration <seconds>', 'stop by itself after this many seconds', integer(1, 86_400 * 365))
+  .option('--count <n>', 'stop after delivering this many packets', integer(1, Number.MAX_SAFE_INTEGER))
+  .option('--json', 'print the final counters as JSON')
+  .action(async (o: import('./peer/eliminate.ts').EliminateOptions) => {
+    const { eliminateCommand } = await import('./peer/eliminate.ts');
+    await eliminateCommand(o);
+  });
+
 // `twinflow ctl`: the management port's client; its commands live in firmware/shell/mgmt/ctl-command.ts.
 const { addCtlCommand } = await import('./shell/mgmt/ctl-command.ts');
 addCtlCommand(program);

@@ -14,7 +14,7 @@ import { InterfaceError } from '../hal/drivers/linux/errors.ts';
 import { LinuxAddonError } from '../hal/drivers/linux/native.ts';
 import { WccpConfigError } from './shell/wccp/router/config.ts';
 import { ImageBuildError, ImageError, KeyError, SlotError, VersionError } from './runtime/image/errors.ts';
-import { PeerOptionError } from './peer/errors.ts';
+import { EliminateOptionError, PeerOptionError } from './peer/errors.ts';
 import { BootOptionError } from './runtime/boot-errors.ts';
 import { ConfigError, StateError } from './shell/config/errors.ts';
 import { KeyFileError } from './shell/mgmt/keyfile.ts';
@@ -28,6 +28,8 @@ const USER_ERRORS: ReadonlyArray<new (...args: never[]) => Error> = [
   // Firmware images, keys and slot directories (firmware/runtime/image/).
   ImageError, ImageBuildError, KeyError, SlotError, VersionError,
   PeerOptionError, BootOptionError,
+  // The far end of dup (firmware/peer/eliminate.ts).
+  EliminateOptionError,
   // Configuration, saved state and the management port (firmware/shell/config, firmware/shell/mgmt).
   ConfigError, StateError, KeyFileError, ManagementError, ManagementConnectionError, CtlUsageError,
   // A configuration the board cannot run (firmware/shell/router.ts).

@@ -24,7 +24,7 @@ export type PeerMode = 'sniff' | 'dup' | 'race' | 'redirect';
 export interface PeerOptions {
   readonly router: readonly string[];
   readonly match: string;
-  /** Where replicas go (pcapng file, or - for stdout); not for race, whose members get the client's frames themselves. */
+  /** Where replicas go (pcapng file, or - for stdout); sniff only: race members get the client's frames themselves, dup hands the replicas on. */
   readonly out?: string;
   readonly address?: string;
   readonly service: number;
@@ -44,6 +44,8 @@ export interface PeerOptions {
   readonly routerPort?: number;
   /** The device's own WCCP port (2048 by default). */
   readonly port?: number;
+  /** dup: the far-end eliminator to relay member 2 to (tagged dup; dup.ts). */
+  readonly farEnd?: string;
 }
 
 export { PeerOptionError };
@@ -54,7 +56,7 @@ const STATUS_MS = 1000;
 const MAX_FILTER_BYTES = 1024;
 
 /** The local address the kernel would send to `router` from (what the router sees us as). */
-async function addressTowards(router: string, port: number): Promise<string> {
+export async function addressTowards(router: string, port: number): Promise<string> {
   const s = dgram.createSocket('udp4');
   try {
     s.connect(port, router);
@@ -65,7 +67,7 @@ async function addressTowards(router: string, port: number): Promise<string> {
   }
 }
 
-function checkOptions(o: PeerOptions): void {
+export function checkOptions(o: PeerOptions): void {
   if (o.router.length === 0) throw new PeerOptionError('--router: give at least one router address');
   for (const r of o.router) if (parseIpv4(r) === null) throw new PeerOptionError(`--router: "${r}" is not an IPv4 address`);
   if (new Set(o.router).size !== o.router.length) throw new PeerOptionError('--router: the same router twice');
@@ -84,6 +86,10 @@ function checkOptions(o: PeerOptions): void {
 }
 
 export async function peerCommand(o: PeerOptions): Promise<void> {
+  // dup hands replicas on (to the far end, or into this machine's IP stack): firmware/peer/dup.ts.
+  if (o.mode === 'dup') return (await import('./dup.ts')).dupPeerCommand(o);
+  if (o.farEnd !== undefined) throw new PeerOptionError('--far-end: only with --mode dup');
+  if (o.out === undefined) throw new PeerOptionError('--out: give the pcapng file to write, or - for stdout');
   checkOptions(o);
   const routerPort = o.routerPort ?? WCCP_PORT;
   const address = o.address ?? await addressTowards(o.router[0], routerPort);

@@ -53,6 +53,8 @@ export interface SessionInfo {
   readonly label?: string;
   /** A race session's group, in member order (member 0 receives the openers' originals): docs/race.md. */
   readonly members?: ReadonlyArray<{ readonly address: string; readonly port: string }>;
+  /** Tagged dup: the far-end eliminator the originals are carried to. */
+  readonly farEnd?: string;
   readonly counters: Record<string, number>;
 }
 

@@ -106,6 +106,29 @@ test('TUN in a namespace: the kernel answers a written echo request; a real ping
   });
 });
 
+test('openTun with up and ipv4: the device comes up at once with its /32 address, and a write reaches the kernel without `ip`', async () => {
+  requireRoot('linux-tun.test.ts');
+  await withLab('tun-up', async (lab) => {
+    const n = addon();
+    const ns = lab.netns('tunup');
+    const down = n.openTun(lab.ifname('tun'), { netns: ns.path! });
+    const up = n.openTun(lab.ifname('tun'), { netns: ns.path!, up: true, ipv4: '192.0.0.8' });
+    try {
+      assert.is(n.interfaceInfo(down.name, { netns: ns.path! }).up, false, 'without the option the device stays down');
+      assert.is(n.interfaceInfo(up.name, { netns: ns.path! }).up, true);
+      assert.match(ns.ip('-4', '-o', 'address', 'show', 'dev', up.name).stdout, /inet 192\.0\.0\.8\/32 /, 'the address, with a /32 mask');
+      assert.is(ns.ip('-4', 'route', 'show', 'dev', up.name).stdout.trim(), '', 'and no subnet route');
+      assert.throws(() => n.openTun(lab.ifname('tun'), { netns: ns.path!, ipv4: '192.0.0' }), RangeError);
+      const mem = new Uint8Array(1 << 20);
+      assert.throws(() => write(n, down.fd, mem, REQUEST), (e: unknown) => (e as { code?: string }).code === 'EIO', 'the kernel refuses a write to a TUN that is down');
+      assert.is(write(n, up.fd, mem, REQUEST), 1);
+    } finally {
+      n.close(down.fd);
+      n.close(up.fd);
+    }
+  });
+});
+
 test('openTun: a name longer than 15 bytes is refused before anything is opened', () => {
   assert.throws(() => addon().openTun('a-name-that-is-too-long'), RangeError);
 });

@@ -22,7 +22,7 @@ import {
   WccpEncodeError,
 } from '../../firmware/shell/wccp/index.ts';
 import type { DecodeErrorCode, ReplicationRequest } from '../../firmware/shell/wccp/index.ts';
-import { deviceHereIAm, DOC_VECTORS, DUP_PASSWORD, FUTURE_REQUEST, hex, SNIFF_REQUEST, SYNTHETIC_MESSAGES, unhex } from './wccp-fixtures.ts';
+import { deviceHereIAm, DOC_VECTORS, DUP_FAR_END_REQUEST, DUP_PASSWORD, FUTURE_REQUEST, hex, SNIFF_REQUEST, SYNTHETIC_MESSAGES, unhex } from './wccp-fixtures.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DOC = fs.readFileSync(path.join(ROOT, 'docs/protocol.md'), 'utf8');
@@ -121,6 +121,34 @@ test('doc vector C with the critical bit set on the unknown sub-field is refused
   }
 });
 
+test('doc vector D: the far end is type 3 with the critical bit; without the bit, or outside tagged dup, it is refused', () => {
+  const bytes = docVector('here-i-am-dup-far-end');
+  assert.equal(replicationRequestOf(decodeMessage(bytes)), DUP_FAR_END_REQUEST);
+  const at = hex(bytes).lastIndexOf('80030004') / 2;
+  assert.is(at, 0xd4);
+  const expectRefusal = (patched: Uint8Array, field: string, offset: number): void => {
+    try {
+      decodeMessage(patched);
+      assert.unreachable(`accepted ${field}`);
+    } catch (e) {
+      assert.instance(e, WccpDecodeError);
+      assert.is((e as WccpDecodeError).code, 'bad-value');
+      assert.is((e as WccpDecodeError).field, `commands[0].${field}`);
+      assert.is((e as WccpDecodeError).offset, offset);
+    }
+  };
+  const nonCritical = bytes.slice();
+  nonCritical[at] = 0x00;
+  expectRefusal(nonCritical, 'subFields[1].type', at);
+  const commandAt = hex(bytes).indexOf('54460044') / 2;
+  const sniff = bytes.slice();
+  sniff[commandAt + 5] = 0x01;
+  expectRefusal(sniff, 'farEnd', at + 4);
+  const greWccp = bytes.slice();
+  greWccp[commandAt + 6] = 0x01;
+  expectRefusal(greWccp, 'farEnd', at + 4);
+});
+
 test('the command type is 0x5446 ("TF") and the fixed part is 28 bytes', () => {
   const ext = encodeComponent(ComponentType.CommandExtension, { commands: [{ kind: 'replication', request: { ...BASE, filter: '' } }] });
   assert.is(hex(ext), '000f0020' + '5446001c' + '01010100' + '00000000' + '00000001' + '00000000' + '0000000000000000' + '00000000');
@@ -141,7 +169,9 @@ test('round trips: every mode and encapsulation, field maxima, multi-byte filter
     { ...BASE, encapsulation: 'erspan2', erspanSession: 0 },
     { ...BASE, encapsulation: 'erspan3', erspanSession: 1023, label: 'L'.repeat(64) },
     { ...BASE, label: 'ş' },
-    { ...BASE, unknownSubFields: [{ type: 0x7fff, value: new Uint8Array(0) }, { type: 0x0003, value: unhex('0102030405') }] },
+    { ...BASE, unknownSubFields: [{ type: 0x7fff, value: new Uint8Array(0) }, { type: 0x0004, value: unhex('0102030405') }] },
+    { ...BASE, mode: 'dup', encapsulation: 'gre-seq', farEnd: 0xcb007109 },
+    { ...BASE, mode: 'dup', encapsulation: 'gre-seq', farEnd: 0xdfffffff, label: 'far', unknownSubFields: [{ type: 0x0100, value: unhex('01') }] },
     SNIFF_REQUEST,
     FUTURE_REQUEST,
   ];
@@ -226,6 +256,15 @@ test('decode refuses malformed sub-fields, naming them', () => {
   refuse('ERSPAN session 1024', edit(erspan, { [at + 4]: '0400' }), 'bad-value', 'erspanSession', at + 4);
   refuse('ERSPAN session with gre-seq', edit(erspan, { 2: '04' }), 'bad-value', 'erspanSession', at + 4);
   refuse('two ERSPAN sessions', concat(commandData(erspan), unhex('0002000200070000')), 'duplicate-element', 'subFields[1].type');
+  const tagged = { ...BASE, mode: 'dup' as const, encapsulation: 'gre-seq' as const, farEnd: 0xcb007109 };
+  refuse('far end of 2 bytes', edit(tagged, { [at + 2]: '0002' }), 'bad-length', 'subFields[0].length', at + 2);
+  refuse('far end 0.0.0.0', edit(tagged, { [at + 4]: '00000000' }), 'bad-value', 'farEnd', at + 4);
+  refuse('far end on loopback', edit(tagged, { [at + 4]: '7f000001' }), 'bad-value', 'farEnd', at + 4);
+  refuse('far end multicast', edit(tagged, { [at + 4]: 'e0000001' }), 'bad-value', 'farEnd', at + 4);
+  refuse('far end broadcast', edit(tagged, { [at + 4]: 'ffffffff' }), 'bad-value', 'farEnd', at + 4);
+  refuse('far end with race', edit(tagged, { 1: '03' }), 'bad-value', 'farEnd', at + 4);
+  refuse('two far ends', concat(commandData(tagged), unhex('80030004cb00710a')), 'duplicate-element', 'subFields[1].type', at + 8);
+  refuse('far end without the critical bit', concat(commandData(BASE), unhex('00030004cb007109')), 'bad-value', 'subFields[0].type', at);
   refuse('unknown critical sub-field', concat(commandData(BASE), unhex('80000000')), 'unknown-critical', 'subFields[0].type', at);
   refuse('sub-field head cut short', concat(commandData(BASE), unhex('0003')), 'truncated', 'subFields[0]');
 });
@@ -271,6 +310,12 @@ test('encode refuses what the wire cannot carry, naming the field', () => {
   refuseEncode('label of 65 bytes', { ...BASE, label: 'x'.repeat(65) }, 'label');
   refuseEncode('ERSPAN session with gre-wccp', { ...BASE, erspanSession: 1 }, 'erspanSession');
   refuseEncode('ERSPAN session 1024', { ...BASE, encapsulation: 'erspan3', erspanSession: 1024 }, 'erspanSession');
+  const dup = { ...BASE, mode: 'dup' as const, encapsulation: 'gre-seq' as const };
+  refuseEncode('far end with sniff', { ...BASE, encapsulation: 'gre-seq', farEnd: 0xcb007109 }, 'farEnd');
+  refuseEncode('far end with dup over gre-wccp', { ...dup, encapsulation: 'gre-wccp', farEnd: 0xcb007109 }, 'farEnd');
+  refuseEncode('far end 127.0.0.1', { ...dup, farEnd: 0x7f000001 }, 'farEnd');
+  refuseEncode('far end 2^32', { ...dup, farEnd: 2 ** 32 }, 'farEnd');
+  refuseEncode('unknown sub-field with the far end\'s type, non-critical', { ...BASE, unknownSubFields: [{ type: 3, value: unhex('01020304') }] }, 'unknownSubFields[0].type');
   refuseEncode('unknown sub-field with a defined type', { ...BASE, unknownSubFields: [{ type: 1, value: unhex('61') }] }, 'unknownSubFields[0].type');
 });
 

@@ -93,6 +93,20 @@ export const DUP_REQUEST: ReplicationRequest = {
 };
 export const DUP_PASSWORD = 'twinflow';
 
+/** Vector D: a tagged dup peer naming its far-end eliminator (critical sub-field), with a label. */
+export const DUP_FAR_END_REQUEST: ReplicationRequest = {
+  mode: 'dup',
+  encapsulation: 'gre-seq',
+  filter: 'src host 10.0.0.1',
+  snaplen: 0,
+  sample: 1,
+  ratePps: 0,
+  rateBps: 0,
+  lifetime: 0,
+  label: 'isp-b',
+  farEnd: ip('203.0.113.9'),
+};
+
 /** Vector C: a minimal request followed by a sub-field this version does not define. */
 export const FUTURE_REQUEST: ReplicationRequest = {
   mode: 'race',
@@ -111,6 +125,7 @@ export const DOC_VECTORS: ReadonlyArray<{ name: string; message: HereIAm; passwo
   { name: 'here-i-am-sniff', message: deviceHereIAm(SNIFF_REQUEST) },
   { name: 'here-i-am-dup-md5', message: deviceHereIAm(DUP_REQUEST), password: DUP_PASSWORD },
   { name: 'here-i-am-future-subfield', message: deviceHereIAm(FUTURE_REQUEST) },
+  { name: 'here-i-am-dup-far-end', message: deviceHereIAm(DUP_FAR_END_REQUEST) },
 ];
 
 // ── Synthetic messages: every message type and every component, for tshark and round trips ──

@@ -13,7 +13,7 @@ import { WccpConfigError, WccpRouter } from '../../firmware/shell/wccp/router/in
 import type { WccpRouterOptions } from '../../firmware/shell/wccp/router/index.ts';
 import { parseFilter } from '../../firmware/shell/filter/index.ts';
 import { isUserError } from '../../firmware/errors.ts';
-import { DUP_REQUEST, ip, SNIFF_REQUEST, SQUID_DYNAMIC_SERVICE, STANDARD_SERVICE, squidMaskSet } from './wccp-fixtures.ts';
+import { DUP_FAR_END_REQUEST, DUP_REQUEST, ip, SNIFF_REQUEST, SQUID_DYNAMIC_SERVICE, STANDARD_SERVICE, squidMaskSet } from './wccp-fixtures.ts';
 import { hashIdentity, hereIAm, iSeeYouOf, maskIdentity, recordingHooks } from './wccp-net.ts';
 import type { HereOptions } from './wccp-net.ts';
 
@@ -404,6 +404,12 @@ test('replication request: accepted when the device becomes usable, handed on ag
   // Dropping the extension while registered is refused.
   assert.equal(r.receive(hereIAm(A, R, 0), from(A), T0 + 41_000), []);
   assert.is(r.counters().extension_changed, 1);
+});
+
+test('a tagged dup request hands its far end on as an address', () => {
+  const { r, requests } = router();
+  join(r, A, T0, { request: DUP_FAR_END_REQUEST });
+  assert.equal(requests.map((q) => [q.mode, q.encap, q.farEnd, q.label]), [['dup', 'gre-seq', '203.0.113.9', 'isp-b']]);
 });
 
 test('replication request refused by the session layer: counted, logged, the device not listed', () => {

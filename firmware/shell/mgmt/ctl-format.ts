@@ -60,9 +60,10 @@ export function formatSessions(list: readonly SessionInfo[]): string {
   if (list.length === 0) return 'no sessions\n';
   return table([
     ['NAME', 'ORIGIN', 'MODE', 'STATE', 'DEVICE', 'PORT', 'ENCAP', 'SNAPLEN', 'SAMPLE', 'MATCHED', 'REPLICATED', 'FILTER'],
-    // A race session's device and port are its members' (in member order).
+    // A race session's device and port are its members' (in member order); a tagged dup names its far end.
     ...list.map((s) => [
-      s.name, s.origin, s.mode, s.state, s.members ? s.members.map((m) => m.address).join(',') : s.device, s.members ? s.members.map((m) => m.port).join(',') : s.port,
+      s.name, s.origin, s.farEnd !== undefined ? `${s.mode} (far end ${s.farEnd})` : s.mode, s.state,
+      s.members ? s.members.map((m) => m.address).join(',') : s.device, s.members ? s.members.map((m) => m.port).join(',') : s.port,
       s.encap, s.snaplen, s.sample, s.counters.matched, s.counters.replicated, s.filter,
     ]),
   ]);

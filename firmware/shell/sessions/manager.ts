@@ -14,6 +14,9 @@
 //   until that device registers, then releases them first, in order; while the device is away it
 //   holds again. A registration session ends when its device is removed (WCCP's 30 s); the
 //   originals never notice any of this.
+// - A dup request with a far end (tagged dup) gets a carrier member: the far end is placed through
+//   the board like a device, at every publish; one the board cannot place is a SessionError naming
+//   `farEnd`. Without a far end, dup is the untagged form (originals as they are).
 // - Limits: at most `slots` sessions (the board's), each device at most `perDevice`.
 
 import type { EncapName, ModeName, PolicyRule, SessionInfo, StaticSessionSpec } from '../control.ts';
@@ -33,8 +36,11 @@ export interface Placement {
   readonly destinationMac: Uint8Array;
 }
 
-/** Resolves a device address (and optionally a named port) to a placement, or throws SessionError. */
-export type PlacementResolver = (device: string, port: string | undefined, session: string) => Placement;
+/**
+ * Resolves a device address (and optionally a named port) to a placement, or throws SessionError
+ * naming `field` (default `device`) for the address.
+ */
+export type PlacementResolver = (device: string, port: string | undefined, session: string, field?: string) => Placement;
 
 /** What a registering device asked for (the WCCP replication request, resolved). */
 export interface DeviceRequest {
@@ -53,6 +59,12 @@ export interface DeviceRequest {
   readonly label?: string;
   /** ERSPAN session id the device asked for (erspan2 / erspan3). */
   readonly erspanSession?: number;
+  /**
+   * Tagged dup (mode dup, encap gre-seq): the far-end eliminator's address. The originals that
+   * leave by its port are carried to it in the session's stream (SessionSpec.carrier); without
+   * it, dup is the untagged form.
+   */
+  readonly farEnd?: string;
 }
 
 /** A standard WCCP cache of a service group: redirect the service's traffic to it. */
@@ -84,7 +96,7 @@ interface Entry {
   readonly requireRegistration: boolean;
 }
 
-type SessionSpecBase = Omit<SessionSpec, 'slot' | 'generation' | 'hold' | 'egressPort' | 'mtu' | 'source' | 'destination' | 'race'> & {
+type SessionSpecBase = Omit<SessionSpec, 'slot' | 'generation' | 'hold' | 'egressPort' | 'mtu' | 'source' | 'destination' | 'race' | 'carrier'> & {
   readonly device: string;
   readonly port?: string;
   readonly lifetime: number;
@@ -92,6 +104,8 @@ type SessionSpecBase = Omit<SessionSpec, 'slot' | 'generation' | 'hold' | 'egres
   /** Race: the member devices (addresses, in member order) and the group's budget. */
   readonly raceMembers?: readonly string[];
   readonly raceBudget?: RaceBudget;
+  /** Tagged dup: the eliminator the originals are carried to, placed like a device at each publish. */
+  readonly farEnd?: string;
 };
 
 /** A service group's race: equivalent servers that registered mode race for the same service. */
@@ -224,7 +238,12 @@ export class SessionManager {
       ratePps: r.ratePps, rateBps: r.rateBps, device: r.device, lifetime: r.lifetime,
       ...(r.erspanSession !== undefined ? { erspanSession: r.erspanSession } : {}),
       ...(r.label !== undefined ? { label: r.label } : {}),
+      ...(r.farEnd !== undefined ? { farEnd: r.farEnd } : {}),
     };
+    if (r.farEnd !== undefined) {
+      if (r.mode !== 'dup' || r.encap !== 'gre-seq') throw new SessionError(name, 'farEnd', 'a far end is for dup sessions with encap gre-seq only');
+      parseIpv4Field(name, 'farEnd', r.farEnd);
+    }
     if (existing && sameRequest(existing.spec, base)) return this.info(existing);
     // A device asking for exactly what an operator's session already sends it gets that session
     // (now active), not a second one: it would receive every replica twice.
@@ -421,6 +440,7 @@ export class SessionManager {
       state: this.holding(e) ? 'holding' : 'active',
       ...(e.spec.label !== undefined ? { label: e.spec.label } : {}),
       ...(e.spec.raceMembers ? { members: e.spec.raceMembers.map((m) => ({ address: m, port: this.o.resolve(m, undefined, e.name).port })) } : {}),
+      ...(e.spec.farEnd !== undefined ? { farEnd: e.spec.farEnd } : {}),
       counters: this.o.counters(e.slot),
     };
   }
@@ -438,6 +458,17 @@ export class SessionManager {
     return { name, origin, spec, slot, generation: this.nextGeneration++, createdMs: nowMs, requireRegistration };
   }
 
+  /** Outer source of a session's encapsulated packets: the router's WCCP address for registrations. */
+  private sourceOf(e: Entry, p: Placement): { readonly ip: number; readonly mac: Uint8Array } {
+    return e.origin !== 'static' && this.o.registrationSource !== undefined ? { ip: this.o.registrationSource, mac: p.source.mac } : p.source;
+  }
+
+  /** A tagged dup session's carrier member: the far end placed through the board like a device. */
+  private carrierOf(e: Entry, farEnd: string): NonNullable<SessionSpec['carrier']> {
+    const p = this.o.resolve(farEnd, undefined, e.name, 'farEnd');
+    return { egressPort: p.portIndex, mtu: p.mtu, source: this.sourceOf(e, p), destination: { ip: parseIpv4(farEnd), mac: p.destinationMac } };
+  }
+
   /**
    * Applies additions and removals: compiles the resulting session set and publishes it. On any
    * error nothing changes. Held replicas of sessions that went active are released; removed
@@ -449,7 +480,7 @@ export class SessionManager {
     for (const e of add) next.set(e.name, e);
     const specs: SessionSpec[] = [...next.values()].map((e) => {
       const p = this.o.resolve(e.spec.device, e.spec.port, e.name);
-      const { raceMembers, raceBudget, ...spec } = e.spec;
+      const { raceMembers, raceBudget, farEnd, ...spec } = e.spec;
       const race = raceMembers && {
         members: raceMembers.map((m) => {
           const q = this.o.resolve(m, undefined, e.name);
@@ -465,8 +496,9 @@ export class SessionManager {
         hold: this.holding(e),
         egressPort: p.portIndex,
         mtu: p.mtu,
-        source: e.origin !== 'static' && this.o.registrationSource !== undefined ? { ip: this.o.registrationSource, mac: p.source.mac } : p.source,
+        source: this.sourceOf(e, p),
         destination: { ip: parseIpv4(e.spec.device), mac: p.destinationMac },
+        ...(farEnd !== undefined ? { carrier: this.carrierOf(e, farEnd) } : {}),
       };
     });
     const tables = compileTables(specs, this.policy, this.o.compile ?? {});
@@ -507,7 +539,7 @@ function parseIpv4Field(session: string, field: string, value: unknown): number 
 /** Whether two sessions send the device the same replicas (mode, packets, encapsulation, shaping). */
 function sameTraffic(a: SessionSpecBase, b: SessionSpecBase): boolean {
   return a.mode === b.mode && a.filter.trim() === b.filter.trim() && a.encap === b.encap && a.snaplen === b.snaplen &&
-    a.sample === b.sample && a.ratePps === b.ratePps && a.rateBps === b.rateBps;
+    a.sample === b.sample && a.ratePps === b.ratePps && a.rateBps === b.rateBps && a.farEnd === b.farEnd;
 }
 
 function sameRequest(a: SessionSpecBase, b: SessionSpecBase): boolean {

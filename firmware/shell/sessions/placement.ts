@@ -5,8 +5,8 @@
 // neighbour table (when the runtime has one), or from the simulated host plugged into a sim
 // port; a port whose medium is the host's own IP stack needs none (the kernel routes).
 //
-// Contract: every failure is a SessionError naming the session and the field (`device` or
-// `port`) with what to change in the board; nothing is cached, so a board or neighbour change
+// Contract: every failure is a SessionError naming the session and the field (`device` — or the
+// caller's name for the address, `farEnd` for a dup session's eliminator — or `port`) with what to change in the board; nothing is cached, so a board or neighbour change
 // applies to the next compile.
 
 import type { Board, BoardPort } from '../../runtime/board.ts';
@@ -49,12 +49,12 @@ export function boardPlacement(board: Board, cardPorts: readonly string[], neigh
     list.filter((r) => prefixContains(r.prefix, address) && (port === undefined || r.port.name === port))
       .sort((a, b) => b.prefix.length - a.prefix.length)[0];
 
-  return (device: string, portName: string | undefined, session: string): Placement => {
+  return (device: string, portName: string | undefined, session: string, field = 'device'): Placement => {
     let address: number;
     try {
       address = parseIpv4(device);
     } catch (e) {
-      throw new SessionError(session, 'device', (e as Error).message);
+      throw new SessionError(session, field, (e as Error).message);
     }
     if (portName !== undefined && onCard(portName) < 0) {
       throw new SessionError(session, 'port', board.ports.some((p) => p.name === portName)
@@ -63,7 +63,7 @@ export function boardPlacement(board: Board, cardPorts: readonly string[], neigh
     }
     const hop = longest(connected, address, portName) ?? longest(routes, address, portName);
     if (!hop) {
-      throw new SessionError(session, portName === undefined ? 'device' : 'port',
+      throw new SessionError(session, portName === undefined ? field : 'port',
         `${device} is on no connected subnet${portName === undefined ? '' : ` of port "${portName}"`} and no static route covers it: add a route to the board`);
     }
     const port = hop.port;
@@ -71,7 +71,7 @@ export function boardPlacement(board: Board, cardPorts: readonly string[], neigh
     const nextHop = hop.via ?? address;
     const mac = nextHopMac(port, nextHop, neighbors);
     if (!mac) {
-      throw new SessionError(session, 'device', `no MAC known for next hop ${formatIpv4(nextHop)} on port "${port.name}": add it to the port's neighbors`);
+      throw new SessionError(session, field, `no MAC known for next hop ${formatIpv4(nextHop)} on port "${port.name}": add it to the port's neighbors`);
     }
     return {
       port: port.name,

@@ -278,7 +278,16 @@ export const SubFieldType = {
   Label: 0x0001,
   /** ERSPAN session ID (10 bits), for encapsulation erspan2 / erspan3. */
   ErspanSession: 0x0002,
+  /**
+   * Tagged dup: the far-end eliminator's IPv4 address; the router carries the originals to it too.
+   * Type 3 with the critical bit: a router that ignored it would send untagged dup instead.
+   */
+  FarEnd: 0x8003,
 } as const;
+/** The far end sub-field's type without its critical bit: refused in that form (it must be critical). */
+export const FAR_END_TYPE_NUMBER = 0x0003;
+/** An IPv4 address. */
+export const FAR_END_SIZE = 4;
 export const MAX_LABEL_BYTES = 64;
 export const ERSPAN_SESSION_SIZE = 2;
 export const MAX_ERSPAN_SESSION = 1023;

@@ -38,6 +38,8 @@ import {
   EXTENSION_ALIGNMENT,
   EXTENSION_FIXED_SIZE,
   EXTENSION_VERSION,
+  FAR_END_SIZE,
+  FAR_END_TYPE_NUMBER,
   MAX_ERSPAN_SESSION,
   MAX_EXTENSION_FILTER_BYTES,
   MAX_EXTENSION_SNAPLEN,
@@ -83,6 +85,11 @@ export interface ReplicationRequest {
   readonly label?: string;
   /** Sub-field 0x0002: ERSPAN session ID 0..1023 (encapsulation erspan2 / erspan3 only). */
   readonly erspanSession?: number;
+  /**
+   * Sub-field 0x8003 (critical): the far-end eliminator's IPv4 address, as a u32 (mode dup with
+   * encapsulation gre-seq only). The router then tags the originals too and carries them to it.
+   */
+  readonly farEnd?: number;
   /** Sub-fields of types this version does not define, in the order received. */
   readonly unknownSubFields?: readonly SubField[];
 }
@@ -104,6 +111,10 @@ export const EXTENSION_ERRORS = {
   redirectSnaplen: 'redirect diverts whole packets: snaplen must be 0',
   redirectEncap: 'redirect uses the negotiated WCCP forwarding: encapsulation must be gre-wccp',
   tooShort: `shorter than the ${EXTENSION_FIXED_SIZE}-byte fixed part`,
+  farEndLength: `far end sub-field must be ${FAR_END_SIZE} bytes (an IPv4 address)`,
+  farEndAddress: 'far end must be a unicast IPv4 address (not 0.0.0.0/8, 127.0.0.0/8, multicast or reserved)',
+  farEndMode: 'a far end is for mode dup with encapsulation gre-seq only',
+  farEndCritical: `the far end sub-field must carry the critical bit (type 0x${SubFieldType.FarEnd.toString(16)}, not 0x${FAR_END_TYPE_NUMBER.toString(16).padStart(4, '0')})`,
 } as const;
 
 const MODE_BY_CODE = new Map<number, ReplicationMode>(
@@ -112,7 +123,8 @@ const MODE_BY_CODE = new Map<number, ReplicationMode>(
 const ENCAP_BY_CODE = new Map<number, ReplicaEncapsulation>(
   Object.entries(EncapsulationCode).map(([k, v]) => [v, k as ReplicaEncapsulation]),
 );
-const KNOWN_SUBFIELDS = new Set<number>(Object.values(SubFieldType));
+/** Types this version defines (the far end's non-critical form included: it is refused, not skipped). */
+const KNOWN_SUBFIELDS = new Set<number>([...Object.values(SubFieldType), FAR_END_TYPE_NUMBER]);
 const ERSPAN_ENCAPS: ReadonlySet<ReplicaEncapsulation> = new Set(['erspan2', 'erspan3']);
 
 const U16_MAX = 0xffff;
@@ -122,6 +134,14 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** A far end must be an address a router can send unicast to: not "this network", loopback, multicast or class E. */
+export function farEndUsable(address: number): boolean {
+  const top = address >>> 24;
+  return top !== 0 && top !== 127 && top < 224;
+}
+
+const farEndAllowed = (q: { mode: ReplicationMode; encapsulation: ReplicaEncapsulation }): boolean => q.mode === 'dup' && q.encapsulation === 'gre-seq';
 
 /** Zero bytes that bring `n` up to the extension's alignment. */
 export function extensionPadding(n: number): number {
@@ -197,6 +217,7 @@ export function decodeReplicationRequest(r: Reader, at: string): ReplicationRequ
 
   let label: string | undefined;
   let erspanSession: number | undefined;
+  let farEnd: number | undefined;
   const unknownSubFields: SubField[] = [];
   for (let i = 0; r.remaining > 0; i++) {
     const sf = (name: string) => f(`subFields[${i}].${name}`);
@@ -226,6 +247,15 @@ export function decodeReplicationRequest(r: Reader, at: string): ReplicationRequ
       if (!ERSPAN_ENCAPS.has(encapsulation)) {
         throw r.fail(f('erspanSession'), 'bad-value', `${encapsulation}: ${EXTENSION_ERRORS.erspanEncap}`, valueAt);
       }
+    } else if (type === SubFieldType.FarEnd) {
+      if (farEnd !== undefined) throw r.fail(sf('type'), 'duplicate-element', 'a second far end', typeAt);
+      if (len !== FAR_END_SIZE) throw r.fail(sf(FIELD.length), 'bad-length', `${len}: ${EXTENSION_ERRORS.farEndLength}`, lenAt);
+      const valueAt = r.offset;
+      farEnd = r.u32(f('farEnd'));
+      if (!farEndUsable(farEnd)) throw r.fail(f('farEnd'), 'bad-value', `${dottedQuad(farEnd)}: ${EXTENSION_ERRORS.farEndAddress}`, valueAt);
+      if (!farEndAllowed({ mode, encapsulation })) throw r.fail(f('farEnd'), 'bad-value', `${mode}/${encapsulation}: ${EXTENSION_ERRORS.farEndMode}`, valueAt);
+    } else if (type === FAR_END_TYPE_NUMBER) {
+      throw r.fail(sf('type'), 'bad-value', EXTENSION_ERRORS.farEndCritical, typeAt);
     } else if ((type & SUBFIELD_CRITICAL_BIT) !== 0) {
       throw r.fail(sf('type'), 'unknown-critical', `0x${type.toString(16).padStart(4, '0')}`, typeAt);
     } else {
@@ -245,8 +275,13 @@ export function decodeReplicationRequest(r: Reader, at: string): ReplicationRequ
     lifetime,
     ...(label !== undefined ? { label } : {}),
     ...(erspanSession !== undefined ? { erspanSession } : {}),
+    ...(farEnd !== undefined ? { farEnd } : {}),
     ...(unknownSubFields.length > 0 ? { unknownSubFields } : {}),
   };
+}
+
+function dottedQuad(v: number): string {
+  return [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join('.');
 }
 
 function encodeText(text: string, field: string, maxBytes: number, detail: string): Uint8Array {
@@ -287,6 +322,11 @@ export function encodeReplicationRequest(w: Writer, q: ReplicationRequest, at: s
     checkInt(q.erspanSession, 0, MAX_ERSPAN_SESSION, f('erspanSession'));
     if (!ERSPAN_ENCAPS.has(q.encapsulation)) throw new WccpEncodeError(f('erspanSession'), EXTENSION_ERRORS.erspanEncap);
   }
+  if (q.farEnd !== undefined) {
+    checkInt(q.farEnd, 0, 0xffff_ffff, f('farEnd'));
+    if (!farEndUsable(q.farEnd)) throw new WccpEncodeError(f('farEnd'), EXTENSION_ERRORS.farEndAddress);
+    if (!farEndAllowed(q)) throw new WccpEncodeError(f('farEnd'), EXTENSION_ERRORS.farEndMode);
+  }
   const unknown = q.unknownSubFields ?? [];
   unknown.forEach((s, i) => {
     checkInt(s.type, 0, U16_MAX, f(`unknownSubFields[${i}].type`));
@@ -310,6 +350,11 @@ export function encodeReplicationRequest(w: Writer, q: ReplicationRequest, at: s
     const v = new Uint8Array(ERSPAN_SESSION_SIZE);
     new DataView(v.buffer).setUint16(0, q.erspanSession);
     writeSubField(w, SubFieldType.ErspanSession, v, f('erspanSession'));
+  }
+  if (q.farEnd !== undefined) {
+    const v = new Uint8Array(FAR_END_SIZE);
+    new DataView(v.buffer).setUint32(0, q.farEnd);
+    writeSubField(w, SubFieldType.FarEnd, v, f('farEnd'));
   }
   unknown.forEach((s, i) => writeSubField(w, s.type, s.value, f(`unknownSubFields[${i}]`)));
 }

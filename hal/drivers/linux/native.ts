@@ -93,7 +93,11 @@ export interface LinuxAddon {
   packetStats(fd: number): PacketStats;
   openRawIpv4(protocol: number, bindAddress?: string | null, options?: NetnsOption): number;
   openIpv4Sender(options?: NetnsOption): number;
-  openTun(name: string, options?: NetnsOption): { fd: number; name: string };
+  /**
+   * A TUN device (IFF_TUN, IFF_NO_PI); with `up` also brought up (IFF_UP), with `ipv4` given that
+   * address with a /32 mask (no subnet route).
+   */
+  openTun(name: string, options?: NetnsOption & { readonly up?: boolean; readonly ipv4?: string }): { fd: number; name: string };
   /** Frame i → mem[addrs[i]..+lens[i]], wireLens[i] its length on the wire; returns frames received. */
   recvBurst(fd: number, mem: Uint8Array, addrs: Uint32Array, room: number, lens: Uint32Array, wireLens: Uint32Array, max: number): number;
   /** Sends mem[addrs[i]..+lens[i]] for i < n in order; returns how many the kernel took. */

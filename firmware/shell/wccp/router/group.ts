@@ -246,6 +246,7 @@ export class ServiceGroup {
       lifetime: r.lifetime,
       ...(r.label !== undefined ? { label: r.label } : {}),
       ...(r.erspanSession !== undefined ? { erspanSession: r.erspanSession } : {}),
+      ...(r.farEnd !== undefined ? { farEnd: dotted(r.farEnd) } : {}),
     };
   }
 

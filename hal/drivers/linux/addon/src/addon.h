@@ -99,6 +99,8 @@ bool arg_string(napi_env env, napi_value v, const char *name, char *buf, size_t 
 /* Optional property of an options object: present → true and *out set; absent → false. */
 bool opt_bool(napi_env env, napi_value options, const char *key, bool fallback, bool *out);
 bool opt_int(napi_env env, napi_value options, const char *key, int64_t min, int64_t max, int64_t fallback, int64_t *out);
+/* options.<key>, a string, into buf (NUL-terminated); empty when absent. */
+bool opt_string(napi_env env, napi_value options, const char *key, char *buf, size_t cap);
 /* options.netns (a name under /run/netns or a path) into buf; empty when absent. */
 bool opt_netns(napi_env env, napi_value options, char *buf, size_t cap);
 napi_value make_u32(napi_env env, uint32_t v);

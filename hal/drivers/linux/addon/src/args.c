@@ -133,6 +133,15 @@ bool opt_int(napi_env env, napi_value options, const char *key, int64_t min, int
   return arg_int(env, v, name, min, max, out);
 }
 
+bool opt_string(napi_env env, napi_value options, const char *key, char *buf, size_t cap) {
+  napi_value v;
+  buf[0] = 0;
+  if (!property(env, options, key, &v)) return true;
+  char name[64];
+  snprintf(name, sizeof name, "options.%s", key);
+  return arg_string(env, v, name, buf, cap);
+}
+
 bool opt_netns(napi_env env, napi_value options, char *buf, size_t cap) {
   napi_value v;
   buf[0] = 0;
