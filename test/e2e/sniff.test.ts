@@ -31,7 +31,8 @@ async function topology(lab: NetLab, sessions: unknown[] = []): Promise<RunningR
     ports: [
       { name: 'lan', side: 'inside', crossConnect: 'wan', host: { tag: 'client', ipv4: `${CLIENT}/24` } },
       { name: 'wan', side: 'outside', crossConnect: 'lan', host: { tag: 'server', ipv4: `${SERVER}/24` } },
-      { name: 'mon', side: 'inside', routerIpv4: `${ROUTER}/24`, host: { tag: 'sniffer', ipv4: `${SNIFFER}/24` } },
+      // The sniffer's link carries GRE around full-size originals: 1500 + 28 bytes of IPv4+GRE.
+      { name: 'mon', side: 'inside', routerIpv4: `${ROUTER}/24`, mtu: 1600, host: { tag: 'sniffer', ipv4: `${SNIFFER}/24` } },
     ],
     config: {
       wccp: { address: ROUTER },
