@@ -193,7 +193,7 @@ program
   .option('--address <ipv4>', 'take GRE addressed to this address only (default: any address of this machine)')
   .option('--from <ipv4>', 'accept member streams from this outer source only (repeat for each: router A, peer B; default: any)', (v: string, prev: string[] = []) => [...prev, v])
   .option('--tun <name>', 'the TUN device to create and deliver through (default: the kernel picks tunN)')
-  .option('--history <packets>', 'history window, at least the paths\' skew in packets (default 32)', integer(1, 64))
+  .option('--history <packets>', 'history window, at least the paths\' skew in packets: 1..1024 (default 32)', integer(1, Number.MAX_SAFE_INTEGER))
   .option('--reset-ms <ms>', 'no packet accepted for this long resets a stream: its talker restarted (default 2000)', integer(1, 3_600_000))
   .option('--duration <seconds>', 'stop by itself after this many seconds', integer(1, 86_400 * 365))
   .option('--count <n>', 'stop after delivering this many packets', integer(1, Number.MAX_SAFE_INTEGER))

@@ -2,13 +2,16 @@
 // The project's test command (`npm test`). Steps, each of which fails the run:
 //   1. type-check everything with `tsc --noEmit` (tsx does not type-check);
 //   2. build the wasm data plane (release target; the tests load what users run);
-//   3. run every uvu suite under test/ (files named *.test.ts), or the ones matching argv[2].
+//   3. rebuild the Linux addon when a source is newer than the built module (npm install built it;
+//      a pull that changes the C would otherwise test the old one);
+//   4. run every uvu suite under test/ (files named *.test.ts), or the ones matching argv[2].
 // It ends with one line `N passed, N failed[, N skipped]`, which CI reads. A run in which no
 // test ran, or in which uvu crashed outside a test, is a failure.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import fs from 'node:fs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const pattern = process.argv[2] ?? '\\.test\\.ts$';
@@ -29,6 +32,14 @@ function step(title, cmd, args) {
 
 step('type check', process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', root]);
 step('wasm build', process.execPath, [path.join(root, 'node_modules/assemblyscript/bin/asc.js'), '--config', 'asconfig.json', '--target', 'release']);
+
+const addonDir = path.join(root, 'hal/drivers/linux/addon');
+const addonBuilt = path.join(addonDir, 'build/Release/twinflow_linux.node');
+const mtime = (f) => fs.statSync(f).mtimeMs;
+const addonSources = [path.join(addonDir, 'binding.gyp'), ...fs.readdirSync(path.join(addonDir, 'src')).map((f) => path.join(addonDir, 'src', f))];
+if (!fs.existsSync(addonBuilt) || addonSources.some((f) => mtime(f) > mtime(addonBuilt))) {
+  step('linux addon build', 'npm', ['run', '--silent', 'install']);
+}
 
 process.stdout.write('── tests\n');
 const child = spawn(

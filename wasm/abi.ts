@@ -8,7 +8,7 @@
 // A change here is an ABI change: bump Abi.Version.
 
 export const enum Abi {
-  Version = 4,
+  Version = 5,
   Magic = 0x74776e66, // "twnf"
 }
 
@@ -465,7 +465,7 @@ export const enum TupleField {
 export const enum EliminatorHeader {
   Magic = 0, // ElimMagic.Value
   Capacity = 4, // streams, a power of two
-  HistoryLength = 8, // frerSeqRcvyHistoryLength, 1..64 (bits of the u64 history)
+  HistoryLength = 8, // frerSeqRcvyHistoryLength, 1..ElimLimit.MaxHistory
   Streams = 12, // streams in use
   ResetNs = 16, // i64 frerSeqRcvyResetMSec in ns: no accepted packet for this long resets a stream
   Untracked = 24, // u64 packets passed without state: the table was full (PRP: accept when in doubt)
@@ -482,7 +482,6 @@ export const enum StreamEntry {
   Flags = 4, // StreamFlag
   RecovSeq = 8, // u32 RecovSeqNum: highest sequence accepted
   Valid = 12, // u32 history positions known since the last reset (for the lost count)
-  History = 16, // u64: bit k = RecovSeq − k was accepted
   LastAcceptNs = 24, // i64
   Passed = 32, // u64 (frerCpsSeqRcvyPassedPackets)
   Discarded = 40, // u64 duplicates
@@ -490,7 +489,14 @@ export const enum StreamEntry {
   Rogue = 56, // u64 outside the history window
   Lost = 64, // u64 sequence numbers that left the window unseen
   Resets = 72, // u64
-  Size = 128,
+  History = 128, // ElimLimit.MaxHistory bits, a ring: bit (s mod MaxHistory) = s was accepted, for s in the window
+  Size = 256,
+}
+
+export const enum ElimLimit {
+  // Longest history window: 16 words of ring. At 20 kpps it covers 51 ms of skew between the
+  // paths; 802.1CB asks only that it stay far below half the sequence space.
+  MaxHistory = 1024,
 }
 
 export const enum StreamFlag {

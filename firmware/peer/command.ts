@@ -82,14 +82,14 @@ export function checkOptions(o: PeerOptions): void {
   if (o.mode === 'redirect' && (o.encap !== 'gre' || o.snaplen !== 0)) throw new PeerOptionError('--mode redirect: the router diverts whole packets with GRE (no --encap, no --snaplen)');
   if (o.mode === 'dup' && o.encap !== 'gre-seq') throw new PeerOptionError('--mode dup: use --encap gre-seq (the far end needs the sequence numbers)');
   if (o.mode === 'race' && o.out !== undefined) throw new PeerOptionError('--mode race: no --out: a race member receives the clients\' packets themselves (docs/race.md), there are no replicas to write');
-  if (o.mode !== 'race' && o.out === undefined) throw new PeerOptionError('--out: give the pcapng file to write (or - for stdout)');
+  if (o.mode === 'dup' && o.out !== undefined) throw new PeerOptionError('--mode dup: no --out: the peer router hands the replicas on (docs/jobs.md#dup), it does not record them');
+  if (o.mode === 'sniff' && o.out === undefined) throw new PeerOptionError('--out: give the pcapng file to write (or - for stdout)');
 }
 
 export async function peerCommand(o: PeerOptions): Promise<void> {
   // dup hands replicas on (to the far end, or into this machine's IP stack): firmware/peer/dup.ts.
   if (o.mode === 'dup') return (await import('./dup.ts')).dupPeerCommand(o);
   if (o.farEnd !== undefined) throw new PeerOptionError('--far-end: only with --mode dup');
-  if (o.out === undefined) throw new PeerOptionError('--out: give the pcapng file to write, or - for stdout');
   checkOptions(o);
   const routerPort = o.routerPort ?? WCCP_PORT;
   const address = o.address ?? await addressTowards(o.router[0], routerPort);

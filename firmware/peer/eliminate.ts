@@ -22,7 +22,7 @@
 // (EliminateOptionError); every wait and burst is bounded; stops cleanly on SIGINT/SIGTERM, after
 // --duration seconds or --count deliveries. Needs root (raw socket, TUN).
 
-import { Eliminator, DEFAULT_HISTORY, DEFAULT_RESET_MS, type StreamCounters } from '../runtime/eliminator.ts';
+import { Eliminator, DEFAULT_HISTORY, DEFAULT_RESET_MS, MAX_HISTORY_LENGTH, type StreamCounters } from '../runtime/eliminator.ts';
 import { ElimVerdict } from '../../wasm/abi.ts';
 import { addon, type LinuxAddon } from '../../hal/drivers/linux/native.ts';
 import { parseIpv4 } from '../../hal/net/address.ts';
@@ -66,7 +66,6 @@ const SLOT_BYTES = 16384;
 /** Packets per receive burst and eliminator batch (the eliminator's default). */
 const BATCH = 64;
 const STATUS_MS = 1000;
-const MAX_HISTORY = 64;
 /** Longest reset timeout accepted: an hour. A talker restart would go unnoticed for longer than that. */
 const MAX_RESET_MS = 3_600_000;
 
@@ -79,7 +78,7 @@ function checkOptions(o: EliminateOptions): { history: number; resetMs: number; 
     from.add(v);
   }
   const history = o.history ?? DEFAULT_HISTORY;
-  if (!Number.isInteger(history) || history < 1 || history > MAX_HISTORY) throw new EliminateOptionError(`--history: must be 1..${MAX_HISTORY} packets`);
+  if (!Number.isInteger(history) || history < 1 || history > MAX_HISTORY_LENGTH) throw new EliminateOptionError(`--history: must be 1..${MAX_HISTORY_LENGTH} packets`);
   const resetMs = o.resetMs ?? DEFAULT_RESET_MS;
   if (!Number.isInteger(resetMs) || resetMs < 1 || resetMs > MAX_RESET_MS) throw new EliminateOptionError(`--reset-ms: must be 1..${MAX_RESET_MS}`);
   if (o.tun !== undefined && !/^[A-Za-z0-9_.-]{1,15}$/.test(o.tun)) throw new EliminateOptionError(`--tun: "${o.tun}" is not an interface name (1..15 letters, digits, "_", "." or "-")`);

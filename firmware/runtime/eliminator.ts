@@ -5,13 +5,13 @@
 //
 // Contract: time is an argument (ns); limits are checked here with RangeErrors naming them.
 
-import { ElimPacket, ElimVerdict, EliminatorHeader, StreamEntry, StreamFlag } from '../../wasm/abi.ts';
+import { ElimLimit, ElimPacket, ElimVerdict, EliminatorHeader, StreamEntry, StreamFlag } from '../../wasm/abi.ts';
 import { ensureMemory, instantiateDataplane, type DataplaneExports } from './wasm.ts';
 
 export interface EliminatorOptions {
   /** Streams tracked at once (a power of two). */
   readonly streams?: number;
-  /** History window in packets, 1..64: at least the largest skew between the paths, in packets. */
+  /** History window in packets, 1..MAX_HISTORY_LENGTH: at least the largest skew between the paths, in packets. */
   readonly historyLength?: number;
   /** No accepted packet for this long resets a stream (its talker restarted). */
   readonly resetMs?: number;
@@ -23,6 +23,8 @@ export interface EliminatorOptions {
 /** 802.1CB implementations default to 2 s (R2DTWO, xdpfrer); the window to 32 like VTSS's top. */
 export const DEFAULT_RESET_MS = 2000;
 export const DEFAULT_HISTORY = 32;
+/** The longest window the data plane keeps (a ring of ElimLimit.MaxHistory bits per stream). */
+export const MAX_HISTORY_LENGTH: number = ElimLimit.MaxHistory;
 export const DEFAULT_STREAMS = 256;
 const DEFAULT_BATCH = 64;
 const DEFAULT_ROOM = 2048;
@@ -55,7 +57,7 @@ export class Eliminator {
     this.batch = o.batch ?? DEFAULT_BATCH;
     this.room = o.room ?? DEFAULT_ROOM;
     if (!Number.isInteger(this.capacity) || this.capacity < 1 || (this.capacity & (this.capacity - 1)) !== 0) throw new RangeError('streams must be a power of two');
-    if (!Number.isInteger(history) || history < 1 || history > 64) throw new RangeError('historyLength must be 1..64');
+    if (!Number.isInteger(history) || history < 1 || history > MAX_HISTORY_LENGTH) throw new RangeError(`historyLength must be 1..${MAX_HISTORY_LENGTH}`);
     if (!(resetMs > 0)) throw new RangeError('resetMs must be positive');
     this.wasm = instantiateDataplane();
     const align = (v: number): number => Math.ceil(v / 64) * 64;

@@ -71,11 +71,12 @@ const ROWS: Row[] = [
   { what: 'peer: sniff without --out', args: ['peer', '--router', '192.0.2.1', '--match', 'tcp'], message: /--out: give the pcapng file/ },
   { what: 'peer: --far-end without --mode dup', args: ['peer', '--router', '192.0.2.1', '--match', 'tcp', '--out', '-', '--far-end', '10.0.0.2'], message: /--far-end: only with --mode dup/ },
   { what: 'peer: a multicast --far-end', args: ['peer', '--router', '192.0.2.1', '--match', 'tcp', '--mode', 'dup', '--far-end', '224.0.0.1'], message: /--far-end: "224\.0\.0\.1" is not a unicast IPv4 address/ },
+  { what: 'peer: dup with --out', args: ['peer', '--router', '192.0.2.1', '--match', 'tcp', '--mode', 'dup', '--out', '-'], message: /--mode dup: no --out/ },
   { what: 'peer: dup over gre-wccp', args: ['peer', '--router', '192.0.2.1', '--match', 'tcp', '--mode', 'dup', '--encap', 'gre'], message: /--mode dup: use --encap gre-seq/ },
   { what: 'eliminate: a bad --address', args: ['eliminate', '--address', '1.2.3'], message: /--address: "1\.2\.3" is not an IPv4 address/ },
   { what: 'eliminate: a bad --from', args: ['eliminate', '--from', '10.0.0.1', '--from', 'router-a'], message: /--from: "router-a" is not an IPv4 address/ },
   { what: 'eliminate: a --tun that is no interface name', args: ['eliminate', '--tun', 'far end'], message: /--tun: "far end" is not an interface name/ },
-  { what: 'eliminate: a --history beyond 64', args: ['eliminate', '--history', '65'], message: /--history.*1\.\.64/ },
+  { what: 'eliminate: a --history beyond 1024', args: ['eliminate', '--history', '1025'], message: /--history: must be 1\.\.1024 packets/ },
 ];
 
 test.after(() => removeTempDir(dir));

@@ -2,7 +2,8 @@
 // "individual recovery" per stream): every member stream's copies of a packet carry the same
 // GRE key (stream id) and sequence number; the first copy passes, later ones are discarded.
 //
-// Per stream (wasm/abi.ts StreamEntry): RecovSeqNum, a history of HistoryLength bits, TakeAny, the
+// Per stream (wasm/abi.ts StreamEntry): RecovSeqNum, a history of HistoryLength bits (up to
+// ElimLimit.MaxHistory, kept as a ring indexed by the sequence number), TakeAny, the
 // time of the last accepted packet, and the counters 802.1CB names (passed, discarded, out of
 // order, rogue, lost, resets). For a packet with sequence s (32-bit, wrap-aware):
 //   TakeAny (new stream, or after a reset): accept; RecovSeqNum = s; history = {s}.
@@ -20,7 +21,7 @@
 //
 // Contract: packets are untrusted (bounds-checked GRE parsing); no allocation; time is `now`.
 
-import { ElimPacket, ElimVerdict, EliminatorHeader, ElimMagic, StreamEntry, StreamFlag } from '../abi';
+import { ElimLimit, ElimPacket, ElimVerdict, EliminatorHeader, ElimMagic, StreamEntry, StreamFlag } from '../abi';
 import { be16, be32 } from '../wire/bytes';
 
 @inline const IPPROTO_GRE: u32 = 47;
@@ -38,7 +39,7 @@ import { be16, be32 } from '../wire/bytes';
 
 /** Formats an eliminator region; returns its size, or 0 for bad parameters. */
 export function eliminatorInit(region: usize, capacity: u32, historyLength: u32, resetNs: i64): u32 {
-  if (capacity == 0 || (capacity & (capacity - 1)) != 0 || historyLength == 0 || historyLength > 64 || resetNs <= 0) return 0;
+  if (capacity == 0 || (capacity & (capacity - 1)) != 0 || historyLength == 0 || historyLength > <u32>ElimLimit.MaxHistory || resetNs <= 0) return 0;
   const size = <u32>EliminatorHeader.Size + capacity * <u32>StreamEntry.Size;
   memory.fill(region, 0, size);
   store<u32>(region, ElimMagic.Value, EliminatorHeader.Magic);
@@ -74,12 +75,49 @@ function streamFor(region: usize, key: u32, now: i64): usize {
   return 0;
 }
 
-@inline function popcount64(v: u64): u64 {
-  return popcnt<u64>(v);
+@inline const RING_BITS: u32 = <u32>ElimLimit.MaxHistory;
+@inline const RING_MASK: u32 = RING_BITS - 1;
+
+/** Sequence numbers a .. a+n−1 (n ≤ RING_BITS) of the history ring at `ring`: how many are clear. */
+function ringCountClear(ring: usize, a: u32, n: u32): u32 {
+  let clear: u32 = 0;
+  let pos = a & RING_MASK;
+  while (n > 0) {
+    const off = pos & 63;
+    const take = min<u32>(64 - off, n);
+    const mask: u64 = take == 64 ? <u64>-1 : (((<u64>1 << <u64>take) - 1) << <u64>off);
+    clear += <u32>popcnt<u64>(~load<u64>(ring + (<usize>(pos >> 6) << 3)) & mask);
+    pos = (pos + take) & RING_MASK;
+    n -= take;
+  }
+  return clear;
+}
+
+/** Clears sequence numbers a .. a+n−1 (n ≤ RING_BITS) of the history ring at `ring`. */
+function ringClear(ring: usize, a: u32, n: u32): void {
+  let pos = a & RING_MASK;
+  while (n > 0) {
+    const off = pos & 63;
+    const take = min<u32>(64 - off, n);
+    const mask: u64 = take == 64 ? <u64>-1 : (((<u64>1 << <u64>take) - 1) << <u64>off);
+    const w = ring + (<usize>(pos >> 6) << 3);
+    store<u64>(w, load<u64>(w) & ~mask);
+    pos = (pos + take) & RING_MASK;
+    n -= take;
+  }
+}
+
+@inline function ringWord(ring: usize, seq: u32): usize {
+  return ring + (<usize>((seq & RING_MASK) >> 6) << 3);
+}
+
+@inline function ringBit(seq: u32): u64 {
+  return <u64>1 << <u64>(seq & 63);
 }
 
 /** Runs recovery for one sequence number of stream entry `e`; returns the verdict. */
 function recover(e: usize, seq: u32, length: u32, resetNs: i64, now: i64): u32 {
+  const ring = e + StreamEntry.History;
   let flags = load<u32>(e, StreamEntry.Flags);
   if ((flags & StreamFlag.TakeAny) == 0 && now - load<i64>(e, StreamEntry.LastAcceptNs) > resetNs) {
     flags |= StreamFlag.TakeAny;
@@ -88,7 +126,8 @@ function recover(e: usize, seq: u32, length: u32, resetNs: i64, now: i64): u32 {
   if ((flags & StreamFlag.TakeAny) != 0) {
     store<u32>(e, flags & ~StreamFlag.TakeAny, StreamEntry.Flags);
     store<u32>(e, seq, StreamEntry.RecovSeq);
-    store<u64>(e, 1, StreamEntry.History);
+    memory.fill(ring, 0, RING_BITS >> 3);
+    store<u64>(ringWord(ring, seq), ringBit(seq));
     store<u32>(e, 1, StreamEntry.Valid);
     store<i64>(e, now, StreamEntry.LastAcceptNs);
     inc(e + StreamEntry.Passed);
@@ -96,23 +135,27 @@ function recover(e: usize, seq: u32, length: u32, resetNs: i64, now: i64): u32 {
   }
   const recov = load<u32>(e, StreamEntry.RecovSeq);
   const delta = <i32>(seq - recov);
-  const window: u64 = length == 64 ? <u64>-1 : ((<u64>1 << length) - 1);
-  let history = load<u64>(e, StreamEntry.History);
   if (delta >= <i32>length || delta <= -<i32>length) {
     inc(e + StreamEntry.Rogue);
     return ElimVerdict.Rogue;
   }
   if (delta > 0) {
     const d = <u32>delta;
-    // Positions length−d .. length−1 leave the window; those known since the reset and unset are lost.
+    // The window is recov−length+1 .. recov. The d oldest positions leave it; those known since
+    // the reset (within `valid` of recov) and never accepted are lost. Then the d entering
+    // positions are cleared (a ring position is reused by the number RING_BITS later).
     const valid = load<u32>(e, StreamEntry.Valid);
-    const known: u64 = valid >= 64 ? <u64>-1 : ((<u64>1 << valid) - 1);
-    const leaving: u64 = (d >= length ? window : (window & ~(window >> d))) & known;
-    const unseen = popcount64(leaving & ~history);
-    if (unseen != 0) store<u64>(e, load<u64>(e, StreamEntry.Lost) + unseen, StreamEntry.Lost);
-    history = d >= 64 ? 0 : (history << d);
-    history = (history | 1) & window;
-    store<u64>(e, history, StreamEntry.History);
+    const oldest = recov - length + 1;
+    const firstKnown = recov - valid + 1;
+    const leavingEnd = oldest + d; // exclusive
+    const from = <i32>(firstKnown - oldest) > 0 ? firstKnown : oldest;
+    if (<i32>(leavingEnd - from) > 0) {
+      const unseen = ringCountClear(ring, from, leavingEnd - from);
+      if (unseen != 0) store<u64>(e, load<u64>(e, StreamEntry.Lost) + <u64>unseen, StreamEntry.Lost);
+    }
+    ringClear(ring, recov + 1, d);
+    const w = ringWord(ring, seq);
+    store<u64>(w, load<u64>(w) | ringBit(seq));
     store<u32>(e, seq, StreamEntry.RecovSeq);
     store<u32>(e, valid + d > length ? length : valid + d, StreamEntry.Valid);
     store<i64>(e, now, StreamEntry.LastAcceptNs);
@@ -120,12 +163,14 @@ function recover(e: usize, seq: u32, length: u32, resetNs: i64, now: i64): u32 {
     if (d != 1) inc(e + StreamEntry.OutOfOrder);
     return ElimVerdict.Pass;
   }
-  const bit: u64 = <u64>1 << <u64>(-delta);
-  if ((history & bit) != 0) {
+  const w = ringWord(ring, seq);
+  const bit = ringBit(seq);
+  const word = load<u64>(w);
+  if ((word & bit) != 0) {
     inc(e + StreamEntry.Discarded);
     return ElimVerdict.Discard;
   }
-  store<u64>(e, history | bit, StreamEntry.History);
+  store<u64>(w, word | bit);
   store<i64>(e, now, StreamEntry.LastAcceptNs);
   inc(e + StreamEntry.Passed);
   inc(e + StreamEntry.OutOfOrder);
