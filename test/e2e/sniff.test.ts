@@ -78,6 +78,11 @@ const tcpPort = (ip: Uint8Array): [number, number] | null => {
 const onPort = (port: number) => (ip: Uint8Array): boolean => { const p = tcpPort(ip); return p !== null && (p[0] === port || p[1] === port); };
 const sorted = (packets: readonly Uint8Array[]): string[] => packets.map((p) => Buffer.from(p).toString('hex')).sort();
 
+/** Prints a test's figures (docs/jobs.md reports them). */
+function report(run: string, figures: unknown): void {
+  process.stdout.write(`\nsniff figures, ${run}: ${JSON.stringify(figures)}\n`);
+}
+
 test('sniff: a real download, both directions replicated, exactly what the client and the server saw', async () => {
   requireRoot('sniff.test.ts');
   await withLab('sniff', async (lab) => {
@@ -111,6 +116,7 @@ test('sniff: a real download, both directions replicated, exactly what the clien
     for (const p of ['lan', 'wan']) assert.is(c.ports[p].dropped_tx_full, 0);
     const s = c.sessions[`${SNIFFER}/90`];
     assert.is(s.matched, s.replicated, JSON.stringify(s));
+    report('download', { bytes: 2 << 20, replicas: replicas.length, fromClient, fromServer, atClient: client.filter(onPort(8080)).length, session: { matched: s.matched, replicated: s.replicated, truncated: s.truncated } });
     await r.stop();
     await web.server.stop();
   });
@@ -131,6 +137,7 @@ test('a session configured before its sniffer connects delivers the packets that
     const sniffer = peer(r, out, 'tcp port 8081', ['--count', String(before.length), '--duration', '60']);
     assert.equal((await sniffer.wait(70_000)).status, 0, sniffer.stderr);
     assert.equal(sorted(ipPackets(readCaptureBuffer(fs.readFileSync(out), { copy: true }), false)), sorted(before), 'the held packets, delivered once the device registered');
+    report('held before registration', { bytes: 16 << 10, held: held.counters.held });
     await r.stop();
     await web.server.stop();
   });
@@ -158,6 +165,7 @@ test('a sniffer that stops its keepalives loses its session at removal time; the
     assert.ok(afterKill > 15 && afterKill < 34, `replication stopped ${afterKill.toFixed(1)} s after the last keepalive (removal at 30 s of silence; the last HERE_I_AM was up to 10 s before the kill)`);
     const sessions = await r.ctl('sessions') as unknown[];
     assert.equal(sessions, [], 'the session ended with the device');
+    report('removal', { replicasBeforeRemoval: records.length, lastReplicaAfterKillS: Number(afterKill.toFixed(1)) });
     await r.stop();
     await web.server.stop();
   });
