@@ -23,6 +23,8 @@ import { boardFib } from '../../firmware/shell/tables/fib.ts';
 import { FibFlag, ReturnLimits } from '../../wasm/abi.ts';
 import { parseIpv4 } from '../../hal/net/address.ts';
 import { scapyTable } from '../fixtures/scapy.ts';
+import { formatCounters } from '../../firmware/shell/mgmt/ctl-format.ts';
+import { metricFamilies } from '../../firmware/shell/mgmt/metrics.ts';
 
 const CACHE = '192.0.2.10';
 const CACHE_MAC = '02:00:c0:00:02:0a';
@@ -105,6 +107,15 @@ test('a registered cache\'s returns are forwarded by the board\'s FIB on every l
     assert.is(c.ports.monitor.returned, 3);
     assert.is(c.ports.monitor.rx_packets, 4);
     assert.equal(conservationViolations(c.ports, c.sessions), []);
+    // The counters as `ctl counters` prints them and as the metrics endpoint exports them.
+    assert.match(formatCounters(c), /^returned +0 +0 +3 +0$/m);
+    assert.match(formatCounters(c), /^dropped_return_no_route +0 +0 +0 +0$/m);
+    const families = metricFamilies(c);
+    const sample = (name: string, labels: Record<string, string>): number | undefined =>
+      families.find((f) => f.name === name)?.samples.find((x) => Object.entries(labels).every(([k, v]) => x.labels[k] === v))?.value;
+    assert.is(sample('twinflow_port_returned_total', { port: 'monitor' }), 3);
+    assert.is(sample('twinflow_port_dropped_total', { port: 'monitor', reason: 'return_no_route' }), 0);
+    assert.is(sample('twinflow_port_dropped_total', { port: 'monitor', reason: 'policy' }), 1);
     // Once the cache leaves, its GRE is transit again.
     r.router.wccpHooks.removed(CACHE, 0);
     run(r, 1, PORT.monitor, [P.toServer]);
