@@ -8,7 +8,7 @@
 // A change here is an ABI change: bump Abi.Version.
 
 export const enum Abi {
-  Version = 5,
+  Version = 6,
   Magic = 0x74776e66, // "twnf"
 }
 
@@ -176,6 +176,7 @@ export const enum DescFlag {
   Redirected = 8, // an original diverted to a cache (encapsulated in place)
   Carried = 16, // an original carried in a tagged dup stream (encapsulated in place)
   Steered = 32, // an original delivered to a race group member by L2 rewrite (its MACs rewritten in place)
+  Returned = 64, // a cache's GRE return, decapsulated and forwarded by the FIB (new Ethernet header in place, TTL − 1)
 }
 
 // ── Tables (one bank) ────────────────────────────────────────────────────────────────────────
@@ -200,6 +201,7 @@ export const enum Bank {
   Masks = 72, // MaskElement × 2
   RaceMask = 104, // u64: sessions of mode race (the client side of a group's service)
   RaceReplyMask = 112, // u64: race reply categories (what the group's members send back), Mode.RaceReply
+  Return = 120, // → ReturnTable: the WCCP GRE return path; 0 when no cache has a redirect session (GRE-WCCP is then transit)
   Header = 128,
 }
 
@@ -393,6 +395,51 @@ export const enum RaceMember {
 export const enum RaceLimits {
   MaxMembers = 8, // one bit each in a u8 refusal mask; a hedge to more than 8 servers multiplies load for little gain
   PpmAll = 1000000,
+}
+
+// ── WCCP GRE return (docs/dataplane.md, "GRE return") ──────────────────────────────────────
+// A cache sends the packets it refuses back to the router in GRE 0x883E with the 4-byte redirect
+// header (draft-wilson-wrec-wccp-v2, return method GRE). The hot path takes such a packet as a
+// return when its outer source is a cache that has a redirect session (Sources) and its outer
+// destination an address of the router (Locals); it forwards the inner IPv4 packet by the FIB:
+// the first entry that covers the destination (entries are sorted most specific first, so the
+// first match is the longest prefix). All addresses host order.
+//  ReturnTable: │ SourceCount │ LocalCount │ RouteCount │ pad │ Sources u32 × MaxSources │ Locals u32 × MaxLocals │ FibEntry × RouteCount │
+export const enum ReturnTable {
+  SourceCount = 0,
+  LocalCount = 4,
+  RouteCount = 8,
+  Sources = 16,
+  Locals = 272, // Sources + 4 × ReturnLimits.MaxSources
+  Routes = 528, // Locals + 4 × ReturnLimits.MaxLocals
+}
+
+export const enum ReturnLimits {
+  // Caches that may return packets: each has at least one redirect session, so no more than sessions.
+  MaxSources = 64,
+  // Addresses a return may be sent to: the WCCP address and Router ID, and one per port (Limits.MaxPorts).
+  MaxLocals = 64,
+  // FIB entries: the board's connected subnets (≤ 32 ports), static routes (≤ 256, the board schema's
+  // bound) and neighbour entries. A return is looked up by a linear first-match scan: at most
+  // 512 × 32 bytes (16 KiB) read per returned packet, a bounded cost for what is a cache's exception
+  // traffic; a board that needs more entries is refused at boot.
+  MaxRoutes = 512,
+}
+
+//  FibEntry: │ Lo │ Width │ Port │ Flags │ Mac × 6 │ RouterMac × 6 │ 4 pad │
+export const enum FibEntry {
+  Lo = 0, // u32 first address covered
+  Width = 4, // u32 last − first (a prefix of length n: 2^(32 − n) − 1)
+  Port = 8, // u32 egress port index
+  Flags = 12, // u32 FibFlag
+  Mac = 16, // 6 bytes: the next hop's MAC (HostBlock: the MAC of the block's first host)
+  RouterMac = 22, // 6 bytes: the router's MAC on Port (source of the forwarded frame)
+  Size = 32,
+}
+
+export const enum FibFlag {
+  NoNeighbor = 1, // the destination is reached by Port, but no MAC is known for it: dropped and counted
+  HostBlock = 2, // a block of hosts with consecutive MACs (simulated hosts): MAC = Mac + (destination − Lo)
 }
 
 // ── Connection tracking (race) ──────────────────────────────────────────────────────────────

@@ -2,7 +2,12 @@
 // names, shows and exports them: firmware/runtime/counters.ts holds the names and meanings and is
 // type-checked to cover every index here). Counters are u64, laid out as arrays indexed by these.
 
-/** Per port. Conservation: RxPackets = Forwarded + Redirected + DroppedPolicy + DroppedTxFull + DroppedRace. */
+/**
+ * Per port. Conservation: RxPackets = Forwarded + Redirected + Returned + DroppedPolicy +
+ * DroppedTxFull + DroppedRace + DroppedReturn* (every received frame has exactly one of these
+ * outcomes; the parse annotations and RedirectBypassed are not outcomes). A cache's GRE return is
+ * counted on the port it arrived by.
+ */
 export const enum PortCounter {
   RxPackets = 0,
   RxBytes = 1,
@@ -16,7 +21,14 @@ export const enum PortCounter {
   RedirectBypassed = 9, // diverted original would not fit the cache path MTU: forwarded instead
   DroppedTxFull = 10, // egress originals ring full: the runtime sizes batches so this stays 0
   DroppedRace = 11, // a race group member's answer held back: a loser's late SYN-ACK, or a refusal while another member may accept
-  Count = 12,
+  Returned = 12, // a cache's GRE return: decapsulated, TTL − 1, forwarded by the FIB (wasm/forward/)
+  DroppedReturnMalformed = 13, // a return whose outer IPv4, or inner IPv4, header is unusable (bad version, length, checksum; a fragment)
+  DroppedReturnUnsupported = 14, // a return carrying IPv6 (the FIB is IPv4 only)
+  DroppedReturnTtl = 15, // a return whose inner TTL was 1 or 0: it may not be forwarded
+  DroppedReturnNoRoute = 16, // a return for a destination no FIB entry covers
+  DroppedReturnNoNeighbor = 17, // a return for a destination on a port where no MAC is known for it (or its next hop)
+  DroppedReturnMtu = 18, // a return whose inner packet exceeds the egress port's MTU (the router does not fragment)
+  Count = 19,
 }
 
 /**

@@ -4,6 +4,7 @@
 //     ─► original onto its egress originals ring, untouched (or diverted to a cache: redirect)
 //     ─► per matched session: sample → police → truncate → encapsulate → replica ring
 //     ─► race: connection tracking (first answer wins), copies to the group, resets to losers
+//     ─► a cache's GRE return: decapsulated and forwarded by the FIB, never classified (forward/)
 //     ─► counters
 //
 // Contract
@@ -16,6 +17,9 @@
 //   that does not go out is counted under a named reason. The only originals a session drops are
 //   a race group's held-back answers (a loser's late SYN-ACK, a refusal while another member may
 //   accept), counted per port as DroppedRace.
+// - A cache's GRE return (forward/return.ts) is not an original of any flow the sessions see: it
+//   was diverted to the cache already. It is decapsulated and forwarded by the bank's FIB, its
+//   inner packet's TTL decremented, or dropped under a DroppedReturn* reason; never classified.
 // - Tables: Control.TableVersion is read once per batch (an atomic load, since another thread may
 //   publish: firmware/runtime/workers/) and names the bank too (odd versions bank 1, even bank 0),
 //   so version and bank can never be seen half-switched: a batch is classified wholly by one
@@ -36,6 +40,7 @@ import { carrierCfg, carrierSeq, divertEncapsulate, divertFits, replicate, reset
 import { memberOf, NO_MEMBER, raceClient, raceCopies, raceDrop, raceGroup, raceMember, raceMemberAt, raceResetTo, raceServer, resetRace } from './race/race';
 import { raceCopy, raceReset, raceSteer } from './race/frames';
 import { ctSweep } from './conntrack/table';
+import { returnCandidate, returnCheck, returnEgress, returnRewrite } from './forward/return';
 
 export { pcapIngest, pcapEmit, pcapngEmit, ingestError, ingestErrorAt } from './io/capture';
 export { eliminatorInit, eliminatorBytes, eliminateBatch } from './eliminate/recovery';
@@ -127,7 +132,12 @@ function processBatch(rx: usize, n: u32, inPort: u32, port: usize, bank: usize, 
   const template = scratchTemplate();
   keyTemplate(template, inPort, crossConnect, load<u32>(port, PortConfig.Side));
 
-  // Stage 1: parse every packet into its key and metadata.
+  // Stage 1: parse every packet into its key and metadata. While a cache has redirect sessions
+  // (the bank has a return table), a packet without a transport header (GRE has none) may be a
+  // cache's GRE return: flagged Return, with its outer IP offset, and never classified.
+  const returnOff = load<u32>(bank, Bank.Return);
+  const returnTable = returnOff != 0 ? bank + <usize>returnOff : 0;
+  let returns: u32 = 0;
   const rxSlots = rx + Ring.Header;
   const rxMask = load<u32>(rx + Ring.Mask);
   const rxCons = load<u32>(rx + Ring.Cons);
@@ -137,11 +147,21 @@ function processBatch(rx: usize, n: u32, inPort: u32, port: usize, bank: usize, 
     const len = <u32>load<u16>(desc, Desc.Len);
     const origLen = <u32>load<u16>(desc, Desc.OrigLen);
     rxBytes += origLen;
-    const flags = parseFrame(<usize>load<u32>(desc, Desc.Addr), len, origLen, template, keys + <usize>k * Lane.Bytes);
+    const frame = <usize>load<u32>(desc, Desc.Addr);
+    let flags = parseFrame(frame, len, origLen, template, keys + <usize>k * Lane.Bytes);
+    let l3 = parsedL3;
+    if (returnTable != 0 && (flags & ParseFlag.Transport) == 0) {
+      const at = returnCandidate(frame, len, returnTable);
+      if (at != 0) {
+        flags |= ParseFlag.Return;
+        l3 = at;
+        returns++;
+      }
+    }
     const m = meta + <usize>k * BatchScratch.MetaBytes;
     store<u32>(m, <u32>desc, PacketMeta.Desc);
     store<u32>(m, flags, PacketMeta.Flags);
-    store<u32>(m, parsedL3, PacketMeta.L3);
+    store<u32>(m, l3, PacketMeta.L3);
     store<u32>(m, parsedIpLen, PacketMeta.IpLen);
     store<u32>(m, parsedL4, PacketMeta.L4);
     if ((flags & ParseFlag.Ip) == 0) bump(portCounters, PortCounter.NotIp);
@@ -180,8 +200,12 @@ function processBatch(rx: usize, n: u32, inPort: u32, port: usize, bank: usize, 
   }
   for (let k: u32 = 0; k < n; k++) {
     const m = meta + <usize>k * BatchScratch.MetaBytes;
-    const mask = sessionCount != 0 ? load<u64>(results + <usize>k * BatchScratch.ResultBytes, Result.Mask) : 0;
     const desc = <usize>load<u32>(m, PacketMeta.Desc);
+    if (returns != 0 && (load<u32>(m, PacketMeta.Flags) & ParseFlag.Return) != 0) {
+      forwardReturn(desc, load<u32>(m, PacketMeta.L3), returnTable, portCounters);
+      continue;
+    }
+    const mask = sessionCount != 0 ? load<u64>(results + <usize>k * BatchScratch.ResultBytes, Result.Mask) : 0;
     if (mask == 0 && directUsed < directFree) {
       // Fast path: nothing matched, forward to the cross-connect.
       const slot = directSlots + <usize>((directProd + directUsed) & directMask) * Desc.Size;
@@ -208,6 +232,54 @@ let directProd: u32 = 0;
 let directFree: u32 = 0;
 let directUsed: u32 = 0;
 
+/** The ring reserveOriginal took its slot from (commitOriginal submits to it). */
+let reservedRing: usize = 0;
+
+/**
+ * A slot for an original on the originals ring of port `egress`, in arrival order with the
+ * batch's pending cross-connect run; 0 when that ring is full. Fill it, then commitOriginal().
+ */
+function reserveOriginal(egress: u32): usize {
+  const out = <usize>load<u32>(<usize>load<u32>(ctl + Control.PortTable) + <usize>egress * PortConfig.Size, PortConfig.TxOrigRing);
+  reservedRing = out;
+  if (out == direct) {
+    // The batch's cross-connect ring: append to the pending run (published when the batch ends).
+    if (directUsed == directFree) return 0;
+    const slot = directSlots + <usize>((directProd + directUsed) & directMask) * Desc.Size;
+    directUsed++;
+    return slot;
+  }
+  return ringFree(out) != 0 ? ringProdSlot(out, 0) : 0;
+}
+
+@inline function commitOriginal(): void {
+  if (reservedRing != direct) ringSubmit(reservedRing, 1);
+}
+
+/**
+ * A packet flagged Return: checked, then forwarded by the FIB (a new Ethernet header in front of
+ * the inner packet, TTL − 1), or dropped under its reason. Exactly one port outcome either way.
+ */
+function forwardReturn(desc: usize, l3: u32, table: usize, portCounters: usize): void {
+  const verdict = returnCheck(ctl, table, desc, l3);
+  if (verdict != PortCounter.Returned) {
+    bump(portCounters, verdict);
+    frameRelease(ctl, desc);
+    return;
+  }
+  const queued = reserveOriginal(returnEgress);
+  if (queued == 0) {
+    bump(portCounters, PortCounter.DroppedTxFull);
+    frameRelease(ctl, desc);
+    return;
+  }
+  v128.store(queued, v128.load(desc));
+  v128.store(queued, v128.load(desc, 16), 16);
+  returnRewrite(queued);
+  commitOriginal();
+  bump(portCounters, PortCounter.Returned);
+}
+
 /** Flow cache, then the forest for the misses: every key of the batch gets a Result. */
 function classifyStage(bank: usize, version: u32, keys: usize, results: usize, meta: usize, todo: usize, n: u32): void {
   const cacheMask = load<u32>(ctl + Control.FlowCacheMask);
@@ -216,7 +288,7 @@ function classifyStage(bank: usize, version: u32, keys: usize, results: usize, m
   let hits: u64 = 0;
   for (let k: u32 = 0; k < n; k++) {
     const r = results + <usize>k * BatchScratch.ResultBytes;
-    if ((load<u32>(meta + <usize>k * BatchScratch.MetaBytes, PacketMeta.Flags) & ParseFlag.Ineligible) != 0) {
+    if ((load<u32>(meta + <usize>k * BatchScratch.MetaBytes, PacketMeta.Flags) & (ParseFlag.Ineligible | ParseFlag.Return)) != 0) {
       store<u64>(r, 0, Result.Mask);
       store<u32>(r, NO_RULE, Result.First);
       continue;
@@ -309,16 +381,7 @@ function act(desc: usize, flags: u32, l3: u32, l4: u32, ipLen: u32, key: usize, 
     bump(portCounters, raceDrop ? PortCounter.DroppedRace : PortCounter.DroppedPolicy);
     release = true;
   } else {
-    const out = <usize>load<u32>(<usize>load<u32>(ctl + Control.PortTable) + <usize>egress * PortConfig.Size, PortConfig.TxOrigRing);
-    if (out == direct) {
-      // The batch's cross-connect ring: append to the pending run.
-      if (directUsed < directFree) {
-        queued = directSlots + <usize>((directProd + directUsed) & directMask) * Desc.Size;
-        directUsed++;
-      }
-    } else if (ringFree(out) != 0) {
-      queued = ringProdSlot(out, 0);
-    }
+    queued = reserveOriginal(egress);
     if (queued == 0) {
       bump(portCounters, PortCounter.DroppedTxFull);
       release = true;
@@ -326,7 +389,7 @@ function act(desc: usize, flags: u32, l3: u32, l4: u32, ipLen: u32, key: usize, 
       v128.store(queued, v128.load(desc));
       v128.store(queued, v128.load(desc, 16), 16);
       store<u8>(queued, <u8>egress, Desc.OutPort);
-      if (out != direct) ringSubmit(out, 1);
+      commitOriginal();
       bump(portCounters, redirectCfg != 0 ? PortCounter.Redirected : PortCounter.Forwarded);
     }
   }

@@ -14,6 +14,8 @@ import { DEFAULT_CONNTRACK_ENTRIES, planMemory, MemoryBudgetError, type DataPlan
 import { parseIpv4Prefix, prefixContains } from '../../hal/net/address.ts';
 import { handoffNeeds } from './workers/layout.ts';
 import SCHEMA from '../../boards/schema.json' with { type: 'json' };
+import { boardFib } from '../shell/tables/fib.ts';
+import { ReturnLimits } from '../../wasm/abi.ts';
 import type { FaultConfig } from '../../hal/drivers/fault/config.ts';
 
 export const BOARDS_DIR = fileURLToPath(new URL('../../boards/', import.meta.url));
@@ -156,6 +158,10 @@ export function validateBoard(data: unknown, file = 'board'): Board {
       if (connected === null || !prefixContains(connected, via.address)) throw new BoardError(file, `routes.${i}.via`, `${r.via} is not on port "${r.port}"'s connected subnet`);
     }
   });
+  const fib = boardFib(board, board.ports.map((p) => p.name)).length;
+  if (fib > ReturnLimits.MaxRoutes) {
+    throw new BoardError(file, 'routes', `the forwarding table (connected subnets, routes and the ports' neighbours) would hold ${fib} entries; at most ${ReturnLimits.MaxRoutes}`);
+  }
   const owner = new Map<string, string>();
   board.lineCards.forEach((lc, c) => {
     lc.ports.forEach((name, k) => {

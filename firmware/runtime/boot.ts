@@ -22,7 +22,7 @@ import { LocalCards } from './cards.ts';
 import { BootOptionError } from './boot-errors.ts';
 import { compileTables, type SessionSpec } from '../shell/sessions/compile.ts';
 import { parseIpv4, parseIpv4Prefix, parseMac } from '../shell/net/address.ts';
-import { conservationViolations, globalCounters, portCounters, sessionCounters, type CounterSet } from './counters.ts';
+import { conservationViolations, globalCounters, portCounters, portDropped, sessionCounters, type CounterSet } from './counters.ts';
 
 export interface BootOptions {
   readonly board: string;
@@ -159,10 +159,10 @@ export type Snapshot = ReturnType<typeof snapshot>;
 function render(s: Snapshot, seconds: number, tty: boolean): string {
   const lines: string[] = [];
   lines.push(`twinflow on board "${s.board}" — ${seconds.toFixed(0)} s${tty ? ' — Ctrl-C to stop' : ''}`);
-  lines.push('port        rx_packets   forwarded  redirected   dropped  rx_missed  tx_packets');
+  lines.push('port        rx_packets   forwarded  redirected  returned   dropped  rx_missed  tx_packets');
   for (const [name, c] of Object.entries(s.ports)) {
     const d = s.drivers[name];
-    lines.push(`${name.padEnd(10)} ${String(c.rx_packets).padStart(11)} ${String(c.forwarded).padStart(11)} ${String(c.redirected).padStart(11)} ${String(c.dropped_policy + c.dropped_tx_full + c.dropped_race).padStart(9)} ${String(d.rxMissed).padStart(10)} ${String(d.txPackets).padStart(11)}`);
+    lines.push(`${name.padEnd(10)} ${String(c.rx_packets).padStart(11)} ${String(c.forwarded).padStart(11)} ${String(c.redirected).padStart(11)} ${String(c.returned).padStart(9)} ${String(portDropped(c)).padStart(9)} ${String(d.rxMissed).padStart(10)} ${String(d.txPackets).padStart(11)}`);
   }
   if (Object.keys(s.sessions).length) {
     lines.push('session        matched  replicated  sampled_out  rate_limited  ring_full  no_frame  mtu');

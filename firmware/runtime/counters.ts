@@ -23,6 +23,13 @@ export const PORT_COUNTERS: { readonly [K in Exclude<PortCounter, PortCounter.Co
   [PortCounter.RedirectBypassed]: { name: 'redirect_bypassed', help: 'redirect would not fit the cache path MTU or headroom: forwarded instead' },
   [PortCounter.DroppedTxFull]: { name: 'dropped_tx_full', help: 'originals dropped because the egress ring was full (should stay 0)' },
   [PortCounter.DroppedRace]: { name: 'dropped_race', help: 'race group answers held back: a loser\'s late SYN-ACK, or a refusal while another member may accept' },
+  [PortCounter.Returned]: { name: 'returned', help: 'WCCP GRE returns from a cache: decapsulated, TTL decremented, forwarded by the FIB' },
+  [PortCounter.DroppedReturnMalformed]: { name: 'dropped_return_malformed', help: 'GRE returns dropped: outer or inner IPv4 header unusable (version, length, checksum, a fragment)' },
+  [PortCounter.DroppedReturnUnsupported]: { name: 'dropped_return_unsupported', help: 'GRE returns dropped: the inner packet is IPv6 (returns are forwarded for IPv4 only)' },
+  [PortCounter.DroppedReturnTtl]: { name: 'dropped_return_ttl', help: 'GRE returns dropped: inner TTL 1 or 0, may not be forwarded' },
+  [PortCounter.DroppedReturnNoRoute]: { name: 'dropped_return_no_route', help: 'GRE returns dropped: no route to the inner destination' },
+  [PortCounter.DroppedReturnNoNeighbor]: { name: 'dropped_return_no_neighbor', help: 'GRE returns dropped: no MAC known for the destination or its next hop on the egress port' },
+  [PortCounter.DroppedReturnMtu]: { name: 'dropped_return_mtu', help: 'GRE returns dropped: the inner packet exceeds the egress port MTU (no fragmentation)' },
 };
 
 export const SESSION_COUNTERS: { readonly [K in Exclude<SessionCounter, SessionCounter.Count>]: CounterInfo } = {
@@ -109,8 +116,19 @@ export const RACE_RESET_OUTCOMES: ReadonlyArray<Exclude<SessionCounter, SessionC
 
 /** Port outcomes, whose sum is rx_packets (conservation). */
 export const PORT_OUTCOMES: ReadonlyArray<Exclude<PortCounter, PortCounter.Count>> = [
-  PortCounter.Forwarded, PortCounter.Redirected, PortCounter.DroppedPolicy, PortCounter.DroppedTxFull, PortCounter.DroppedRace,
+  PortCounter.Forwarded, PortCounter.Redirected, PortCounter.Returned, PortCounter.DroppedPolicy, PortCounter.DroppedTxFull,
+  PortCounter.DroppedRace, PortCounter.DroppedReturnMalformed, PortCounter.DroppedReturnUnsupported, PortCounter.DroppedReturnTtl,
+  PortCounter.DroppedReturnNoRoute, PortCounter.DroppedReturnNoNeighbor, PortCounter.DroppedReturnMtu,
 ];
+
+/** Port outcomes that are drops (every `dropped_*` counter): what a summary shows as "dropped". */
+export const PORT_DROPS: ReadonlyArray<Exclude<PortCounter, PortCounter.Count>> =
+  PORT_OUTCOMES.filter((k) => PORT_COUNTERS[k].name.startsWith('dropped_'));
+
+/** The originals a port's counters say were dropped, whatever the reason. */
+export function portDropped(c: CounterSet): number {
+  return PORT_DROPS.reduce((s, k) => s + (c[PORT_COUNTERS[k].name] ?? 0), 0);
+}
 
 export type CounterSet = Record<string, number>;
 
@@ -140,7 +158,7 @@ export function conservationViolations(ports: Record<string, CounterSet>, sessio
   const bad: string[] = [];
   for (const [name, c] of Object.entries(ports)) {
     const sum = PORT_OUTCOMES.reduce((s, k) => s + c[PORT_COUNTERS[k].name], 0);
-    if (sum !== c.rx_packets) bad.push(`port ${name}: rx_packets ${c.rx_packets} ≠ forwarded + redirected + dropped ${sum}`);
+    if (sum !== c.rx_packets) bad.push(`port ${name}: rx_packets ${c.rx_packets} ≠ forwarded + redirected + returned + dropped ${sum}`);
   }
   const total = (c: CounterSet, keys: ReadonlyArray<Exclude<SessionCounter, SessionCounter.Count>>): number =>
     keys.reduce((s, k) => s + c[SESSION_COUNTERS[k].name], 0);

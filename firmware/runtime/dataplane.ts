@@ -20,7 +20,7 @@
 // (firmware/runtime/workers/), which must first see ObservedVersion equal to TableVersion (no
 // batch still reads the inactive bank). In one thread process() never runs during publish().
 
-import { Abi, Bank, BatchScratch, Lane, Control, ConnEntry, ConntrackHeader, ConntrackLimits, Desc, DescFlag, FlowEntry, InitError, Limits, Mode, PortConfig, RaceGroup, RaceMember, SessionConfig, SessionState } from '../../wasm/abi.ts';
+import { Abi, Bank, BatchScratch, Lane, Control, ConnEntry, ConntrackHeader, ConntrackLimits, Desc, DescFlag, FibEntry, FlowEntry, InitError, Limits, Mode, PortConfig, RaceGroup, RaceMember, ReturnTable, SessionConfig, SessionState } from '../../wasm/abi.ts';
 import { GlobalCounter, PortCounter, SessionCounter } from '../../wasm/counters.ts';
 import { RingView } from '../../hal/ring.ts';
 import { ensureMemory, instantiateDataplane, type DataplaneExports } from './wasm.ts';
@@ -338,8 +338,9 @@ export class DataPlane {
   }
 
   /**
-   * Throws TablePublishError when an image does not fit a bank, or names a race member on a port
-   * this card lacks (the hot path trusts member ports: they index its port table).
+   * Throws TablePublishError when an image does not fit a bank, or names a race member or a
+   * forwarding entry on a port this card lacks (the hot path trusts those ports: they index its
+   * port table).
    */
   checkFits(image: Uint8Array): void {
     if (image.length > this.spec.bankBytes) {
@@ -354,6 +355,14 @@ export class DataPlane {
       for (let k = 0; k < dv.getUint32(group + RaceGroup.MemberCount, true); k++) {
         const port = dv.getUint32(group + RaceGroup.Members + k * RaceMember.Size + RaceMember.Port, true);
         if (port >= this.spec.ports.length) throw new TablePublishError(`race session #${i}: member ${k} is on port ${port}, but this line card has ${this.spec.ports.length} ports`);
+      }
+    }
+    // The GRE return path's FIB names egress ports the same way.
+    const returns = dv.getUint32(Bank.Return, true);
+    if (returns !== 0) {
+      for (let i = 0; i < dv.getUint32(returns + ReturnTable.RouteCount, true); i++) {
+        const port = dv.getUint32(returns + ReturnTable.Routes + i * FibEntry.Size + FibEntry.Port, true);
+        if (port >= this.spec.ports.length) throw new TablePublishError(`forwarding entry #${i} leaves by port ${port}, but this line card has ${this.spec.ports.length} ports`);
       }
     }
   }

@@ -34,8 +34,9 @@ import type { ConfiguredSession, RouterConfig, RouterState } from './config/type
 import { SessionManager, type DeviceRequest, type RedirectMember } from './sessions/manager.ts';
 import { SessionError } from './sessions/compile.ts';
 import { boardPlacement } from './sessions/placement.ts';
+import { boardFib } from './tables/fib.ts';
 import { explainPacket } from './sessions/explain.ts';
-import { parseIpv4, parseNetworkPrefix } from './net/address.ts';
+import { parseIpv4, parseIpv4Prefix, parseNetworkPrefix } from './net/address.ts';
 import * as L from './sessions/limits.ts';
 import type { Board } from '../runtime/board.ts';
 import { dataPlaneSpec } from '../runtime/board.ts';
@@ -124,7 +125,11 @@ export class Router implements RouterControl {
       counters: (slot) => cards.sessionCounters(slot),
       resetSlot: (slot) => cards.resetSessionSlot(slot),
       registrationSource: parseIpv4(o.config.wccp.routerId ?? o.config.wccp.address),
-      compile: { portCount: cards.portNames.length, ...(o.board.limits?.rules !== undefined ? { maxRules: o.board.limits.rules } : {}) },
+      compile: {
+        portCount: cards.portNames.length,
+        ...(o.board.limits?.rules !== undefined ? { maxRules: o.board.limits.rules } : {}),
+        returnPath: { locals: routerAddresses(o.board, cards.portNames, o.config), routes: boardFib(o.board, cards.portNames) },
+      },
     });
     this.wccpHooks = {
       usable: (device, service) => this.onUsable(device, service),
@@ -451,4 +456,17 @@ export class Router implements RouterControl {
 function asControlError(e: unknown, where: string): unknown {
   if (e instanceof SessionError) return new ControlError(`${where}.${e.field}`, e.session === '*' ? e.detail : `session "${e.session}": ${e.detail}`);
   return e;
+}
+
+/**
+ * Where a cache may send its GRE returns: the router's WCCP address and Router ID (the address the
+ * cache knows its router by) and the address of every port of the line cards.
+ */
+function routerAddresses(board: Board, portNames: readonly string[], config: RouterConfig): number[] {
+  const out = [parseIpv4(config.wccp.address), parseIpv4(config.wccp.routerId ?? config.wccp.address)];
+  for (const name of portNames) {
+    const ipv4 = board.ports.find((p) => p.name === name)?.ipv4;
+    if (ipv4 !== undefined) out.push(parseIpv4Prefix(ipv4).address);
+  }
+  return [...new Set(out)];
 }

@@ -24,6 +24,7 @@ export namespace ParseFlag {
   @inline export const Malformed: u32 = 8;
   @inline export const Ineligible: u32 = 16; // replication traffic or the WCCP channel: never matched
   @inline export const NonFirstFragment: u32 = 32;
+  @inline export const Return: u32 = 64; // set by the data plane, not the parser: a cache's GRE return (wasm/forward/return.ts)
 }
 
 /** Offset of the IP header from the frame start (valid when ParseFlag.Ip is set). */

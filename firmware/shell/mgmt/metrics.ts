@@ -101,7 +101,7 @@ function reasonHelp(group: string, what: 'dropped' | 'refused'): string {
     return `connections and requests the management port refused, by reason (${Object.keys(REFUSAL_REASONS).join(', ')})`;
   }
   if (group === 'session') return 'matched packets not replicated, by reason (matched = replicated + the sum of these)';
-  if (group === 'port') return 'originals dropped, by reason (policy: no egress; tx_full: egress ring full)';
+  if (group === 'port') return 'received frames dropped, by reason (policy: no egress; tx_full: egress ring full; race: an answer held back; return_*: a cache\'s GRE return not forwarded)';
   return `${group} ${what}, by reason`;
 }
 

@@ -12,7 +12,8 @@ import { Limits, Mode, SessionFlag } from '../../../wasm/abi.ts';
 import { compileFilter, FilterError } from '../filter/index.ts';
 import { buildForest } from '../tables/forest.ts';
 import { anyBox, intersectBoxes, type Box } from '../tables/box.ts';
-import { layoutBank, type BankLayout, type SessionTableEntry } from '../tables/bank.ts';
+import { layoutBank, type BankLayout, type BankReturns, type SessionTableEntry } from '../tables/bank.ts';
+import type { FibRoute } from '../tables/fib.ts';
 import type { ClassifierRule, CompiledForest } from '../tables/tree.ts';
 import { buildTemplate, ENCAP_BY_NAME, encapOverhead, type EncapName } from './template.ts';
 import * as L from './limits.ts';
@@ -103,6 +104,12 @@ export interface CompileOptions {
   readonly portCount?: number;
   /** The board's cap on classifier rules (limits.rules): more is refused before anything is built. */
   readonly maxRules?: number;
+  /**
+   * The WCCP GRE return path (docs/dataplane.md, "GRE return"): the router's addresses and its
+   * FIB (tables/fib.ts). While a redirect session exists, its cache's GRE returns to one of these
+   * addresses are decapsulated and forwarded. Absent: no return path (GRE returns are transit).
+   */
+  readonly returnPath?: { readonly locals: readonly number[]; readonly routes: readonly FibRoute[] };
 }
 
 export interface CompiledTables {
@@ -317,7 +324,17 @@ export function compileTables(sessions: readonly SessionSpec[], policy: readonly
     throw new SessionError('*', 'rules', `the sessions and policy need ${rules.length} classifier rules; this board allows ${options.maxRules} (limits.rules)`);
   }
   const forest = buildForest(rules);
-  return { bank: layoutBank(rules, forest, entries, assignment), rules, forest, order };
+  return { bank: layoutBank(rules, forest, entries, assignment, returnsOf(redirecting, options.returnPath)), rules, forest, order };
+}
+
+/**
+ * The bank's return path: the caches of the redirect sessions (a cache serving several groups
+ * is listed once), while there is any and the router has a return path at all.
+ */
+function returnsOf(redirecting: readonly SessionSpec[], path: CompileOptions['returnPath']): BankReturns | undefined {
+  const sources = [...new Set(redirecting.map((s) => s.destination.ip >>> 0))];
+  if (!path || sources.length === 0) return undefined;
+  return { sources, locals: [...new Set(path.locals.map((a) => a >>> 0))], routes: path.routes };
 }
 
 /** The fields of a category that is not a session (the policy's, a race reply's). */

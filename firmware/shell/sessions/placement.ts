@@ -2,8 +2,9 @@
 // MAC, resolved from the board like a routing table. A device on a port's connected subnet is
 // reached directly; otherwise the longest static route that covers it names the port and the
 // next hop. The next hop's MAC comes from the port's static neighbours, from a learned
-// neighbour table (when the runtime has one), or from the simulated host plugged into a sim
-// port; a port whose medium is the host's own IP stack needs none (the kernel routes).
+// neighbour table (when the runtime has one), or from the simulated hosts plugged into a sim
+// port (../net/neighbors.ts); a port whose medium is the host's own IP stack needs none (the
+// kernel routes). The GRE return path's FIB (../tables/fib.ts) resolves next hops the same way.
 //
 // Contract: every failure is a SessionError naming the session and the field (`device` — or the
 // caller's name for the address, `farEnd` for a dup session's eliminator — or `port`) with what to change in the board; nothing is cached, so a board or neighbour change
@@ -11,14 +12,13 @@
 
 import type { Board, BoardPort } from '../../runtime/board.ts';
 import { formatIpv4, parseIpv4, parseIpv4Prefix, parseMac, prefixContains, type Ipv4Prefix } from '../net/address.ts';
+import { declaredNeighborMac, ROUTED_MEDIA } from '../net/neighbors.ts';
 import { SessionError } from './compile.ts';
 import type { Placement, PlacementResolver } from './manager.ts';
 
 /** Looks up a MAC learned on a port (an ARP table), if the runtime keeps one. */
 export type NeighborLookup = (port: string, address: number) => Uint8Array | undefined;
 
-/** Drivers whose medium routes by IP itself: the next hop's MAC is never used. */
-const ROUTED_MEDIA: ReadonlySet<string> = new Set(['host']);
 const NO_MAC = new Uint8Array(6);
 
 interface PortRoute {
@@ -85,12 +85,7 @@ export function boardPlacement(board: Board, cardPorts: readonly string[], neigh
 
 function nextHopMac(port: BoardPort, address: number, neighbors?: NeighborLookup): Uint8Array | undefined {
   if (ROUTED_MEDIA.has(port.driver)) return NO_MAC;
-  const text = formatIpv4(address);
-  const configured = port.neighbors?.[text];
+  const configured = port.neighbors?.[formatIpv4(address)];
   if (configured !== undefined) return parseMac(configured);
-  const learned = neighbors?.(port.name, address);
-  if (learned) return learned;
-  const e = port.endpoint;
-  if (e?.kind === 'collector' && e.address === text && typeof e.mac === 'string') return parseMac(e.mac);
-  return undefined;
+  return neighbors?.(port.name, address) ?? declaredNeighborMac(port, address);
 }

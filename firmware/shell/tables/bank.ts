@@ -3,14 +3,19 @@
 // `SessionConfig`). Offsets inside the image are relative to its start, so the same bytes fit
 // any bank address on any card.
 //
-//  ┌ Header ┬ Rules (160 × n) ┬ RuleMeta (8 × n) ┬ Forest ┬ Nodes (64 × m) ┬ Leaves ┬ Prefilters ┬ Sessions (128 × s) ┬ Templates ┬ Race groups ┐
+//  ┌ Header ┬ Rules (160 × n) ┬ RuleMeta (8 × n) ┬ Forest ┬ Nodes (64 × m) ┬ Leaves ┬ Prefilters ┬ Sessions (128 × s) ┬ Templates ┬ Race groups ┬ Return table ┐
+//
+// The return table (the WCCP GRE return path: the caches that may return packets, the router's
+// addresses and the FIB, wasm/abi.ts ReturnTable) is present only while a cache has a redirect
+// session; without it Bank.Return is 0 and GRE-WCCP packets are transit traffic.
 //
 // Contract: inputs come from the compilers in this folder and from sessions/, already validated;
 // this file checks only the layout invariants it owns (sizes, alignment, category range) and
 // throws on violation.
 
-import { Bank, BankMagic, Forest, ForestTree, Lane, Leaf, Limits, MaskElement, Member, Mode, Node, Prefilter, RaceGroup, RaceLimits, RaceMember, Rule, RuleMeta, SessionConfig } from '../../../wasm/abi.ts';
+import { Bank, BankMagic, FibEntry, Forest, ForestTree, Lane, Leaf, Limits, MaskElement, Member, Mode, Node, Prefilter, RaceGroup, RaceLimits, RaceMember, ReturnLimits, ReturnTable, Rule, RuleMeta, SessionConfig } from '../../../wasm/abi.ts';
 import type { ClassifierRule, CompiledForest, CompiledTree, TreeRef } from './tree.ts';
+import type { FibRoute } from './fib.ts';
 
 /** A session as the hot path sees it: every field of SessionConfig plus its template bytes. */
 export interface SessionTableEntry {
@@ -100,8 +105,23 @@ export interface BankAssignment {
 
 const NO_ASSIGNMENT: BankAssignment = { hashFlags: 0, masks: [] };
 
-export function layoutBank(rules: readonly ClassifierRule[], forest: CompiledForest, sessions: readonly SessionTableEntry[], assignment: BankAssignment = NO_ASSIGNMENT): BankLayout {
+/** The GRE return path of a bank (all addresses host order); see wasm/forward/return.ts. */
+export interface BankReturns {
+  /** Caches that have redirect sessions: their GRE-WCCP packets to the router are returns. */
+  readonly sources: readonly number[];
+  /** The router's addresses a return may be sent to. */
+  readonly locals: readonly number[];
+  /** The FIB, longest match first (fib.ts). */
+  readonly routes: readonly FibRoute[];
+}
+
+export function layoutBank(rules: readonly ClassifierRule[], forest: CompiledForest, sessions: readonly SessionTableEntry[], assignment: BankAssignment = NO_ASSIGNMENT, returns?: BankReturns): BankLayout {
   if (assignment.masks.length > MaskElement.MaxElements) throw new RangeError(`at most ${MaskElement.MaxElements} mask elements per bank`);
+  if (returns) {
+    if (returns.sources.length > ReturnLimits.MaxSources) throw new RangeError(`at most ${ReturnLimits.MaxSources} caches may return packets`);
+    if (returns.locals.length > ReturnLimits.MaxLocals) throw new RangeError(`at most ${ReturnLimits.MaxLocals} router addresses for returns`);
+    if (returns.routes.length > ReturnLimits.MaxRoutes) throw new RangeError(`at most ${ReturnLimits.MaxRoutes} forwarding entries`);
+  }
   if (sessions.length > Limits.MaxSessions) throw new RangeError(`at most ${Limits.MaxSessions} sessions per bank`);
   const n = rules.length;
   const rulesOff = Bank.Header;
@@ -157,6 +177,8 @@ export function layoutBank(rules: readonly ClassifierRule[], forest: CompiledFor
       cursor += RaceGroup.Size;
     }
   }
+  const returnOff = returns ? align(cursor, 64) : 0;
+  if (returns) cursor = returnOff + ReturnTable.Routes + returns.routes.length * FibEntry.Size;
   const bytes = align(cursor, 64);
   if (bytes >= Node.LeafFlag) throw new RangeError('bank image exceeds 2 GiB');
 
@@ -311,6 +333,24 @@ export function layoutBank(rules: readonly ClassifierRule[], forest: CompiledFor
       });
     }
   });
+
+  if (returns) {
+    u32(Bank.Return, returnOff);
+    u32(returnOff + ReturnTable.SourceCount, returns.sources.length);
+    u32(returnOff + ReturnTable.LocalCount, returns.locals.length);
+    u32(returnOff + ReturnTable.RouteCount, returns.routes.length);
+    returns.sources.forEach((a, i) => u32(returnOff + ReturnTable.Sources + 4 * i, a));
+    returns.locals.forEach((a, i) => u32(returnOff + ReturnTable.Locals + 4 * i, a));
+    returns.routes.forEach((r, i) => {
+      const at = returnOff + ReturnTable.Routes + i * FibEntry.Size;
+      u32(at + FibEntry.Lo, r.lo);
+      u32(at + FibEntry.Width, r.width);
+      u32(at + FibEntry.Port, r.port);
+      u32(at + FibEntry.Flags, r.flags);
+      image.set(r.mac.subarray(0, 6), at + FibEntry.Mac);
+      image.set(r.routerMac.subarray(0, 6), at + FibEntry.RouterMac);
+    });
+  }
 
   return { image, bytes, sections: { rules: rulesOff, ruleMeta: metaOff, forest: forestOff, nodes: nodesOff, leaves: leavesOff, sessions: sessionsOff, templates: templatesOff } };
 }
