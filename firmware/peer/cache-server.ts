@@ -106,10 +106,16 @@ export class CacheServer {
       return;
     }
     const stream = fs.createReadStream(file);
-    stream.on('data', (chunk) => { c.body_bytes += chunk.length; });
+    let sent = 0;
+    stream.on('data', (chunk) => {
+      sent += chunk.length;
+      c.body_bytes += chunk.length;
+    });
     stream.on('error', () => res.destroy());
+    // Whole when every byte was handed on: a client may close as soon as it has them all, before
+    // the read stream's end (and so res.end()) has run here.
     res.on('close', () => {
-      if (res.writableFinished) c.ok++;
+      if (sent === stat!.size) c.ok++;
       else {
         c.failed++;
         stream.destroy();
