@@ -160,7 +160,7 @@ program
 // The remote device (firmware/peer/): register with routers, receive replicas, write pcapng.
 program
   .command('peer')
-  .description('the remote device: register with one or more routers over WCCPv2, ask for the packets a filter names, and write the replicas the routers send as pcapng (a file, or - for stdout: wireshark -k -i -); with --mode dup, hand them on instead: to the far end (--far-end) or into this machine\'s IP stack')
+  .description('the remote device: register with one or more routers over WCCPv2, ask for the packets a filter names, and write the replicas the routers send as pcapng (a file, or - for stdout: wireshark -k -i -); with --mode dup, hand them on instead: to the far end (--far-end) or into this machine\'s IP stack; with --mode redirect, be a transparent web cache: the designated WCCP cache, serving HTTP for the connections the router diverts')
   .requiredOption('--router <ipv4>', 'a router to register with (repeat for several)', (v: string, prev: string[] = []) => [...prev, v])
   .requiredOption('--match <expr>', 'the packets wanted, in tcpdump-style filter syntax')
   .option('--out <file>', 'pcapng file to write, or - for stdout (not with --mode race, nor dup, which hands the replicas on)')
@@ -179,6 +179,12 @@ program
   .option('--duration <seconds>', 'stop by itself after this many seconds', integer(1, 86_400 * 365))
   .option('--count <n>', 'stop after writing this many replicas', integer(1, Number.MAX_SAFE_INTEGER))
   .option('--json', 'print the final counters as JSON (not with --out -)')
+  // --mode redirect, the transparent cache (firmware/peer/redirect.ts).
+  .option('--serve <dir>', 'with --mode redirect: serve the files under this directory (default: a short answer naming the cache)')
+  .option('--bypass <expr>', 'with --mode redirect: diverted packets this filter matches go back to the router (WCCP GRE return) instead of being served')
+  .option('--ports <list>', 'with --mode redirect and a dynamic --service: its TCP ports, comma-separated (at most 8); the cache listens on them')
+  .option('--tun <name>', 'with --mode redirect: the TUN device the diverted packets enter this machine by (default: the kernel picks tunN)')
+  .option('--table <n>', 'with --mode redirect: the routing table for the transparent path\'s local route (default 29798)', integer(1, 2 ** 32 - 1))
   .addOption(new Option('--router-port <port>', 'UDP port of the routers (tests)').argParser(integer(1, 65535)).hideHelp())
   .addOption(new Option('--port <port>', "this device's WCCP port (tests)").argParser(integer(1, 65535)).hideHelp())
   .action(async (o: Omit<import('./peer/command.ts').PeerOptions, 'router' | 'ratePps' | 'rateBps' | 'encap'> & { router: string[]; ratePps: number; rateBps: number; encap?: import('./peer/command.ts').PeerOptions['encap'] }) => {

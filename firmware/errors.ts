@@ -16,6 +16,7 @@ import { WccpConfigError } from './shell/wccp/router/config.ts';
 import { ImageBuildError, ImageError, KeyError, SlotError, VersionError } from './runtime/image/errors.ts';
 import { EliminateOptionError, PeerOptionError } from './peer/errors.ts';
 import { BootOptionError } from './runtime/boot-errors.ts';
+import { TransparentRoutingError } from './peer/transparent.ts';
 import { ConfigError, StateError } from './shell/config/errors.ts';
 import { KeyFileError } from './shell/mgmt/keyfile.ts';
 import { ControlError } from './shell/control.ts';
@@ -30,6 +31,8 @@ const USER_ERRORS: ReadonlyArray<new (...args: never[]) => Error> = [
   PeerOptionError, BootOptionError,
   // The far end of dup (firmware/peer/eliminate.ts).
   EliminateOptionError,
+  // The transparent cache's policy routing (firmware/peer/transparent.ts): not root, a table in use.
+  TransparentRoutingError,
   // Configuration, saved state and the management port (firmware/shell/config, firmware/shell/mgmt).
   ConfigError, StateError, KeyFileError, ManagementError, ManagementConnectionError, CtlUsageError,
   // A configuration the board cannot run (firmware/shell/router.ts).

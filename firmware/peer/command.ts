@@ -46,7 +46,22 @@ export interface PeerOptions {
   readonly port?: number;
   /** dup: the far-end eliminator to relay member 2 to (tagged dup; dup.ts). */
   readonly farEnd?: string;
+  /** redirect (redirect.ts): serve the files under this directory (default: a fixed answer). */
+  readonly serve?: string;
+  /** redirect: diverted packets this filter matches are returned to the router (GRE return). */
+  readonly bypass?: string;
+  /** redirect, dynamic service: its TCP ports, comma-separated ("80,8080"). */
+  readonly ports?: string;
+  /** redirect: the TUN device's name (default: the kernel picks tunN). */
+  readonly tun?: string;
+  /** redirect: the routing table of the transparent path's `local` route (transparent.ts). */
+  readonly table?: number;
 }
+
+/** Options only the transparent cache takes (--mode redirect). */
+const REDIRECT_ONLY: ReadonlyArray<readonly [keyof PeerOptions, string]> = [
+  ['serve', '--serve'], ['bypass', '--bypass'], ['ports', '--ports'], ['tun', '--tun'], ['table', '--table'],
+];
 
 export { PeerOptionError };
 
@@ -87,6 +102,9 @@ export function checkOptions(o: PeerOptions): void {
 }
 
 export async function peerCommand(o: PeerOptions): Promise<void> {
+  // redirect is a transparent cache: it serves what the router diverts (firmware/peer/redirect.ts).
+  if (o.mode === 'redirect') return (await import('./redirect.ts')).redirectCacheCommand(o);
+  for (const [key, flag] of REDIRECT_ONLY) if (o[key] !== undefined) throw new PeerOptionError(`${flag}: only with --mode redirect`);
   // dup hands replicas on (to the far end, or into this machine's IP stack): firmware/peer/dup.ts.
   if (o.mode === 'dup') return (await import('./dup.ts')).dupPeerCommand(o);
   if (o.farEnd !== undefined) throw new PeerOptionError('--far-end: only with --mode dup');

@@ -9,7 +9,7 @@
 // packets; a gap is loss between the router and us (the router counts its own drops).
 
 import { addon, BURST_MAX, type LinuxAddon } from '../../hal/drivers/linux/native.ts';
-import { decapsulateGre, type DecapFailure, type ReplicaEncap } from '../../hal/drivers/sim/decap.ts';
+import { decapsulateGre, WccpRedirect, type DecapFailure, type ReplicaEncap } from '../../hal/drivers/sim/decap.ts';
 import { formatIpv4, parseIpv4 } from '../../hal/net/address.ts';
 
 /** One decapsulated replica. */
@@ -26,6 +26,8 @@ export interface ReceivedReplica {
   readonly sequence?: number;
   readonly key?: number;
   readonly sessionId?: number;
+  /** GRE-WCCP: the 4-byte WCCP redirect header as the router wrote it (a cache returns it unchanged). */
+  readonly redirectHeader?: Uint8Array;
   readonly truncated: boolean;
 }
 
@@ -123,6 +125,7 @@ export class ReplicaReceiver {
       ...(d.sequence !== undefined ? { sequence: d.sequence } : {}),
       ...(d.key !== undefined ? { key: d.key } : {}),
       ...(d.sessionId !== undefined ? { sessionId: d.sessionId } : {}),
+      ...(d.encap === 'gre' ? { redirectHeader: b.slice(d.innerStart - WccpRedirect.Header, d.innerStart) } : {}),
     });
   }
 

@@ -11,6 +11,10 @@
 // frames a router cannot forward). MACs are fixed, so the board can name the devices' MACs as
 // static neighbours.
 //
+// A port faces one host on a veth pair, or a *segment*: a Linux bridge in a namespace of its own (a
+// switch) holding the router's port and several hosts, each with its own MAC, all of them board
+// neighbours of that port (a LAN with clients and a cache on it, as in a classic WCCP deployment).
+//
 // Every wait is bounded; the lab (test/net/netns.ts) deletes namespaces, links and processes.
 
 import fs from 'node:fs';
@@ -33,12 +37,17 @@ export interface HostSpec {
   readonly routes?: Readonly<Record<string, string>>;
   /** An existing namespace to put the link in (a host with several links). */
   readonly ns?: Netns;
+  /** MTU of the host's own end (default: the port's). */
+  readonly mtu?: number;
 }
 
 export interface PortSpec {
   /** Router port name (board). */
   readonly name: string;
-  readonly host: HostSpec;
+  /** The one host on the far side of the port's link; or, instead, */
+  readonly host?: HostSpec;
+  /** … the hosts of a bridged segment (a switch namespace between the port and them). */
+  readonly segment?: readonly HostSpec[];
   readonly side: 'inside' | 'outside';
   /** Wire mode: originals received here leave by this port. */
   readonly crossConnect?: string;
@@ -78,6 +87,8 @@ export interface RunningRouter {
   readonly hosts: Readonly<Record<string, Host>>;
   /** Router-side links by port name. */
   readonly ports: Readonly<Record<string, Link>>;
+  /** The switch of each port that faces a segment: its namespace and bridge. */
+  readonly switches: Readonly<Record<string, { readonly ns: Netns; readonly bridge: Link }>>;
   readonly dir: string;
   readonly keyFile: string;
   readonly managementAddress: string;
@@ -101,30 +112,69 @@ export async function startRouter(lab: NetLab, spec: RouterSpec): Promise<Runnin
   const dir = lab.tempDir();
   const hosts: Record<string, Host> = {};
   const ports: Record<string, Link> = {};
+  const switches: Record<string, { ns: Netns; bridge: Link }> = {};
   const boardPorts: Record<string, unknown>[] = [];
+  /** MAC, MTU, up, offloads off: every veth end of the topology. */
+  const prepare = (l: Link, m: string | null, mtu: number | undefined): void => {
+    l.down();
+    if (m !== null) l.setMac(m);
+    if (mtu !== undefined) l.mtu(mtu);
+    l.up();
+    l.noOffloads();
+  };
+  /** A host's end of its link: address and routes; it becomes one of the router's hosts. */
+  const attach = (h: HostSpec, hostNs: Netns, hostEnd: Link, hostMac: string): void => {
+    hostEnd.addAddress(h.ipv4);
+    if (h.gateway) hostNs.route('default', { gateway: h.gateway });
+    for (const [dst, gw] of Object.entries(h.routes ?? {})) hostNs.route(dst, { gateway: gw });
+    hosts[h.tag] = { ns: hostNs, link: hostEnd, address: bare(h.ipv4), mac: hostMac };
+  };
   spec.ports.forEach((p, i) => {
-    const hostNs = p.host.ns ?? lab.netns(p.host.tag);
-    const [routerEnd, hostEnd] = lab.veth({ ns, tag: `r${i}` }, { ns: hostNs, tag: p.host.tag.slice(0, 4) });
+    if ((p.host === undefined) === (p.segment === undefined) || p.segment?.length === 0) {
+      throw new Error(`topology: port ${p.name} needs either a host or a segment of hosts`);
+    }
     const routerMac = mac(0x10, i);
-    const hostMac = mac(0x20, i);
-    for (const [l, m] of [[routerEnd, routerMac], [hostEnd, hostMac]] as const) {
-      l.down();
-      l.setMac(m);
-      if (p.mtu !== undefined) l.mtu(p.mtu);
-      l.up();
-      l.noOffloads();
+    const neighbors: Record<string, string> = {};
+    let routerEnd: Link;
+    if (p.host !== undefined) {
+      const hostNs = p.host.ns ?? lab.netns(p.host.tag);
+      const [r, hostEnd] = lab.veth({ ns, tag: `r${i}` }, { ns: hostNs, tag: p.host.tag.slice(0, 4) });
+      routerEnd = r;
+      const hostMac = mac(0x20, i);
+      prepare(routerEnd, routerMac, p.mtu);
+      prepare(hostEnd, hostMac, p.host.mtu ?? p.mtu);
+      attach(p.host, hostNs, hostEnd, hostMac);
+      neighbors[bare(p.host.ipv4)] = hostMac;
+    } else {
+      // The switch: a bridge whose ports are the router's link and one link per host.
+      const sw = lab.netns(`${p.name}-switch`);
+      const bridge = sw.link(lab.ifname('br'));
+      sw.ip('link', 'add', 'name', bridge.name, 'type', 'bridge');
+      const [r, uplink] = lab.veth({ ns, tag: `r${i}` }, { ns: sw, tag: `u${i}` });
+      routerEnd = r;
+      prepare(routerEnd, routerMac, p.mtu);
+      prepare(uplink, null, p.mtu);
+      sw.ip('link', 'set', 'dev', uplink.name, 'master', bridge.name);
+      p.segment!.forEach((h, j) => {
+        const hostNs = h.ns ?? lab.netns(h.tag);
+        const [swEnd, hostEnd] = lab.veth({ ns: sw, tag: `s${i}${j}` }, { ns: hostNs, tag: h.tag.slice(0, 4) });
+        const hostMac = mac(0x30 + j, i);
+        prepare(swEnd, null, p.mtu);
+        prepare(hostEnd, hostMac, h.mtu ?? p.mtu);
+        sw.ip('link', 'set', 'dev', swEnd.name, 'master', bridge.name);
+        attach(h, hostNs, hostEnd, hostMac);
+        neighbors[bare(h.ipv4)] = hostMac;
+      });
+      bridge.up();
+      switches[p.name] = { ns: sw, bridge };
     }
     if (p.routerIpv4) routerEnd.addAddress(p.routerIpv4);
-    hostEnd.addAddress(p.host.ipv4);
-    if (p.host.gateway) hostNs.route('default', { gateway: p.host.gateway });
-    for (const [dst, gw] of Object.entries(p.host.routes ?? {})) hostNs.route(dst, { gateway: gw });
-    hosts[p.host.tag] = { ns: hostNs, link: hostEnd, address: bare(p.host.ipv4), mac: hostMac };
     ports[p.name] = routerEnd;
     boardPorts.push({
       name: p.name, driver: 'linux', interface: routerEnd.name, side: p.side, mtu: p.mtu ?? 1500, mac: routerMac,
       ...(p.crossConnect ? { crossConnect: p.crossConnect } : {}),
       ...(p.routerIpv4 ? { ipv4: p.routerIpv4 } : {}),
-      neighbors: { [bare(p.host.ipv4)]: hostMac, ...(spec.neighbors?.[p.name] ?? {}) },
+      neighbors: { ...neighbors, ...(spec.neighbors?.[p.name] ?? {}) },
       ...(p.fault ? { fault: p.fault } : {}),
     });
   });
@@ -155,7 +205,7 @@ export async function startRouter(lab: NetLab, spec: RouterSpec): Promise<Runnin
   await proc.waitFor(/router up: WCCP/, ROUTER_BOOT_MS);
   const managementAddress = `${wccpAddress}:${managementPort}`;
   return {
-    ns, process: proc, hosts, ports, dir, keyFile, managementAddress,
+    ns, process: proc, hosts, ports, switches, dir, keyFile, managementAddress,
     async ctl(...args: string[]) {
       const r = await ns.run([process.execPath, TWINFLOW_BIN, 'ctl', '--connect', managementAddress, '--key', keyFile, '--json', ...args], { timeoutMs: 60_000 });
       if (r.status !== 0) throw new Error(`ctl ${args.join(' ')}: ${r.stderr}`);

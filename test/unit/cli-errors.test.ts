@@ -31,6 +31,8 @@ const replay = (input: string, ...extra: string[]): string[] =>
 const replayMatch = (expr: string): string[] =>
   ['replay', at('good.pcap'), '--match', expr, '--replicas', at('r.pcapng'), '--originals', at('o.pcap')];
 
+const redirect = (...extra: string[]): string[] => ['peer', '--router', '192.0.2.1', '--match', 'tcp', '--mode', 'redirect', ...extra];
+
 interface Row {
   readonly what: string;
   readonly args: string[];
@@ -73,6 +75,28 @@ const ROWS: Row[] = [
   { what: 'peer: a multicast --far-end', args: ['peer', '--router', '192.0.2.1', '--match', 'tcp', '--mode', 'dup', '--far-end', '224.0.0.1'], message: /--far-end: "224\.0\.0\.1" is not a unicast IPv4 address/ },
   { what: 'peer: dup with --out', args: ['peer', '--router', '192.0.2.1', '--match', 'tcp', '--mode', 'dup', '--out', '-'], message: /--mode dup: no --out/ },
   { what: 'peer: dup over gre-wccp', args: ['peer', '--router', '192.0.2.1', '--match', 'tcp', '--mode', 'dup', '--encap', 'gre'], message: /--mode dup: use --encap gre-seq/ },
+  { what: 'peer: --serve without --mode redirect', args: ['peer', '--router', '192.0.2.1', '--match', 'tcp', '--out', '-', '--serve', dir], message: /--serve: only with --mode redirect/ },
+  { what: 'peer: redirect to a dynamic service without --ports', args: redirect(), message: /--ports: give the TCP ports of dynamic service 90/ },
+  { what: 'peer: redirect with --ports on the web-cache service', args: redirect('--service', '0', '--ports', '80'), message: /--ports: only with a dynamic service/ },
+  { what: 'peer: redirect with a port that is no number', args: redirect('--ports', '80,http'), message: /--ports: "http" is not a port \(1\.\.65535\)/ },
+  { what: 'peer: redirect with a port listed twice', args: redirect('--ports', '80,8080,80'), message: /--ports: a port listed twice/ },
+  { what: 'peer: redirect with nine ports', args: redirect('--ports', '1,2,3,4,5,6,7,8,9'), message: /--ports: a WCCP service lists at most 8 ports/ },
+  { what: 'peer: redirect to a well-known service other than 0', args: redirect('--service', '5'), message: /--service: 5 is a well-known service other than web-cache/ },
+  {
+    what: 'peer: a --bypass the cache cannot know', args: redirect('--service', '0', '--bypass', 'tcp port 80 and inbound'), message: /--bypass: not at a cache: inbound\/outbound/,
+    filter: { expr: 'tcp port 80 and inbound', position: 16, token: 'inbound' },
+  },
+  {
+    what: 'peer: a malformed --bypass', args: redirect('--service', '0', '--bypass', 'tcp prt 80'), message: /--bypass: expected 'and' or 'or'/,
+    filter: { expr: 'tcp prt 80', position: 4, token: 'prt' },
+  },
+  { what: 'peer: redirect --serve of a missing directory', args: redirect('--service', '0', '--serve', at('no-such-dir')), message: /--serve: .*no-such-dir: ENOENT/ },
+  { what: 'peer: redirect --serve of a file', args: redirect('--service', '0', '--serve', at('good.pcap')), message: /--serve: .*good\.pcap is not a directory/ },
+  { what: 'peer: redirect with the main routing table', args: redirect('--service', '0', '--table', '254'), message: /--table: 254 is not a routing table for a cache/ },
+  { what: 'peer: redirect with a --tun that is no interface name', args: redirect('--service', '0', '--tun', 'my tun'), message: /--tun: "my tun" is not an interface name/ },
+  { what: 'peer: redirect with --out', args: redirect('--service', '0', '--out', '-'), message: /--out: not with --mode redirect/ },
+  { what: 'peer: redirect with --sample', args: redirect('--service', '0', '--sample', '2'), message: /--sample: not with --mode redirect/ },
+  { what: 'peer: redirect with --encap', args: redirect('--service', '0', '--encap', 'erspan2'), message: /--mode redirect: the router diverts whole packets with GRE/ },
   { what: 'eliminate: a bad --address', args: ['eliminate', '--address', '1.2.3'], message: /--address: "1\.2\.3" is not an IPv4 address/ },
   { what: 'eliminate: a bad --from', args: ['eliminate', '--from', '10.0.0.1', '--from', 'router-a'], message: /--from: "router-a" is not an IPv4 address/ },
   { what: 'eliminate: a --tun that is no interface name', args: ['eliminate', '--tun', 'far end'], message: /--tun: "far end" is not an interface name/ },

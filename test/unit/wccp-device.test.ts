@@ -17,6 +17,7 @@ import { decodeMessage, MessageType } from '../../firmware/shell/wccp/index.ts';
 import { WccpConfigError, WccpRouter } from '../../firmware/shell/wccp/router/index.ts';
 import type { WccpServiceConfig } from '../../firmware/shell/config/types.ts';
 import { WccpServer } from '../../firmware/shell/wccp/server.ts';
+import type { ReplicationRequest } from '../../firmware/shell/wccp/extension.ts';
 import { CAPTURE_DIR, DUP_REQUEST, hex, SNIFF_REQUEST } from './wccp-fixtures.ts';
 import { captureMessages, ManualClock, MemoryNet, recordingHooks } from './wccp-net.ts';
 
@@ -125,6 +126,45 @@ test('the designated device assigns all 256 buckets 15 s after the change; the r
   assert.equal(rec.redirects.map((m) => [m.device, m.buckets!.length, m.caches]), [[A, 256, [A]]]);
   assert.equal(router.group(0)!.assignmentKey, { address: 0x0a00000b, changeNumber: 1 });
   assert.ok(w.devices.get(A)!.designated());
+  await w.close();
+});
+
+/** A transparent cache (`twinflow peer --mode redirect`): a standard cache whose service its filter narrows. */
+const REDIRECT_REQUEST: ReplicationRequest = {
+  mode: 'redirect', encapsulation: 'gre-wccp', filter: 'dst host 203.0.113.80', snaplen: 0, sample: 1, ratePps: 0, rateBps: 0, lifetime: 0,
+};
+
+test('a cache whose request is of mode redirect is a standard cache: designated, it assigns, the service narrowed by its filter', async () => {
+  const w = await world([R1], [WEB_CACHE], [{ address: A, request: REDIRECT_REQUEST, fastJoin: true }]);
+  const start = w.clock.now();
+  w.clock.advance(60_000);
+  assert.ok(w.devices.get(A)!.designated());
+  assert.equal(typesSent(w, A, MessageType.RedirectAssign).map((s) => s.atMs - start), [15_000], 'usable after one round trip (fastJoin), REDIRECT_ASSIGN 15 s later');
+  const { router, rec } = w.routers.get(R1)!;
+  assert.is(router.counters().redirect_assign, 1);
+  assert.is(router.counters().not_designated, 0);
+  assert.equal(rec.requests, [], 'a redirect request is not a replication session');
+  assert.equal(rec.redirects.map((m) => [m.device, m.buckets!.length, m.serviceFilter, m.caches]), [[A, 256, '(tcp dst port 80) and (dst host 203.0.113.80)', [A]]]);
+  assert.equal(router.group(0)!.assignmentKey, { address: 0x0a00000b, changeNumber: 1 });
+  // Switching to a replicating mode ends its part in assignment.
+  w.devices.get(A)!.setRequest(SNIFF_REQUEST);
+  assert.ok(!w.devices.get(A)!.designated());
+  await w.close();
+});
+
+test('a sniffing device at a lower address never assigns; the redirect cache above it is the designated cache', async () => {
+  const w = await world([R1], [WEB_CACHE], [{ address: A, request: SNIFF_REQUEST }, { address: B, request: REDIRECT_REQUEST }]);
+  const start = w.clock.now();
+  w.clock.advance(60_000);
+  assert.equal(typesSent(w, A, MessageType.RedirectAssign), []);
+  assert.equal(typesSent(w, B, MessageType.RedirectAssign).map((s) => s.atMs - start), [25_000]);
+  assert.ok(!w.devices.get(A)!.designated());
+  assert.ok(w.devices.get(B)!.designated());
+  const { router, rec } = w.routers.get(R1)!;
+  assert.is(router.counters().redirect_assign, 1);
+  assert.is(router.counters().stale_assignment, 0);
+  assert.equal(rec.redirects.map((m) => [m.device, m.buckets!.length]), [[B, 256]], 'all of the service to the cache, none to the sniffer');
+  assert.equal(rec.requests.map((r) => [r.device, r.mode]), [[A, 'sniff']]);
   await w.close();
 });
 

@@ -5,8 +5,8 @@
 //   I_SEE_YOU           remember Receive ID, Router ID, change number and view; per router
 //                       state joining → usable (listed in the Router View) → lost
 //   REMOVAL_QUERY       three HERE_I_AMs to that router, 1 s apart
-//   designated          (a standard cache, i.e. without a replication request, that is the
-//                       lowest IP every usable router lists) REDIRECT_ASSIGN 15 s after a
+//   designated          (a standard cache — no replication request, or one of mode redirect —
+//                       that is the lowest IP every usable router lists) REDIRECT_ASSIGN 15 s after a
 //                       membership change: all buckets (hash) or all mask values over the caches
 //                       every usable router lists; sent again when a router's I_SEE_YOU has not
 //                       echoed the key after a full HERE_I_AM_T
@@ -306,6 +306,8 @@ export class WccpDevice {
       throw e;
     }
     this.nextHereIAmMs = this.clock.now();
+    // A change of mode can start or end our part in assignment (redirect ↔ sniff, dup, race).
+    this.evaluate(this.clock.now());
     this.poll();
   }
 
@@ -326,6 +328,16 @@ export class WccpDevice {
 
   counters(): Record<DeviceCounterName, number> {
     return { ...this.stats };
+  }
+
+  /**
+   * Whether we take part in assignment: no replication request (a plain WCCP cache), or one of
+   * mode redirect (a cache whose redirected traffic the request only narrows). The router draws
+   * the same line (router/cache.ts, isStandard): these are the caches its Router View lists to
+   * others and the ones it accepts a REDIRECT_ASSIGN from.
+   */
+  private standard(): boolean {
+    return this.request === null || this.request.mode === 'redirect';
   }
 
   // ── the protocol ────────────────────────────────────────────────────────────────────────
@@ -480,7 +492,7 @@ export class WccpDevice {
   private evaluate(nowMs: number): void {
     const usable = this.links.filter((l) => l.state === 'usable');
     const common = this.commonCaches(usable);
-    const designated = this.request === null && common.length > 0 && common[0] === this.self;
+    const designated = this.standard() && common.length > 0 && common[0] === this.self;
     const basis = designated ? JSON.stringify(usable.map((l) => [l.name, l.memberChangeNumber])) : null;
     if (basis === this.designation) return;
     this.designation = basis;

@@ -98,6 +98,13 @@ export interface LinuxAddon {
    * address with a /32 mask (no subnet route).
    */
   openTun(name: string, options?: NetnsOption & { readonly up?: boolean; readonly ipv4?: string }): { fd: number; name: string };
+  /**
+   * A listening TCP socket with SO_REUSEADDR and IP_TRANSPARENT, bound to address:port: it may
+   * accept connections addressed to other hosts (policy routing delivers them locally) and
+   * answer from their address. The fd is the caller's, for net.Server#listen({ fd }), which then
+   * owns and closes it; no other addon call takes it. Needs CAP_NET_RAW or CAP_NET_ADMIN.
+   */
+  openTransparentListener(address: string, port: number, options?: NetnsOption & { readonly backlog?: number }): number;
   /** Frame i → mem[addrs[i]..+lens[i]], wireLens[i] its length on the wire; returns frames received. */
   recvBurst(fd: number, mem: Uint8Array, addrs: Uint32Array, room: number, lens: Uint32Array, wireLens: Uint32Array, max: number): number;
   /** Sends mem[addrs[i]..+lens[i]] for i < n in order; returns how many the kernel took. */

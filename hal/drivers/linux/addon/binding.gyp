@@ -12,6 +12,7 @@
         "src/packet.c",
         "src/ipv4.c",
         "src/tun.c",
+        "src/listen.c",
         "src/burst.c",
         "src/watch.c"
       ],

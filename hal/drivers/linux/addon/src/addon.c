@@ -79,6 +79,7 @@ NAPI_MODULE_INIT() {
     EXPORT("openRawIpv4", js_open_raw_ipv4),
     EXPORT("openIpv4Sender", js_open_ipv4_sender),
     EXPORT("openTun", js_open_tun),
+    EXPORT("openTransparentListener", js_open_transparent_listener),
     EXPORT("recvBurst", js_recv_burst),
     EXPORT("sendBurst", js_send_burst),
     EXPORT("sendIpv4Burst", js_send_ipv4_burst),

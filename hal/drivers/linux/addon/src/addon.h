@@ -138,6 +138,7 @@ napi_value js_packet_stats(napi_env env, napi_callback_info info);
 napi_value js_open_raw_ipv4(napi_env env, napi_callback_info info);
 napi_value js_open_ipv4_sender(napi_env env, napi_callback_info info);
 napi_value js_open_tun(napi_env env, napi_callback_info info);
+napi_value js_open_transparent_listener(napi_env env, napi_callback_info info);
 napi_value js_recv_burst(napi_env env, napi_callback_info info);
 napi_value js_send_burst(napi_env env, napi_callback_info info);
 napi_value js_send_ipv4_burst(napi_env env, napi_callback_info info);

@@ -23,6 +23,8 @@ static const char *hint_for(int err) {
     case EMSGSIZE: return "the frame is larger than the interface MTU allows";
     case ENOENT: return "no such file (is the namespace or /dev/net/tun there?)";
     case EBUSY: return "already in use";
+    case EADDRINUSE: return "the address and port are in use (another server listening there?)";
+    case EADDRNOTAVAIL: return "not an address of this machine";
     default: return "";
   }
 }

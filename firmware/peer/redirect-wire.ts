@@ -1,0 +1,96 @@
+// What the transparent cache (redirect.ts) puts on the wire, as pure functions over byte arrays:
+// WCCPv2 packet return by GRE. A cache hands a diverted packet it will not serve back to the
+// router that diverted it, encapsulated in GRE 0x883E and carrying the original redirect header
+// (the draft's GRE return method; reference/wccp2.md §2), so the router can forward it on as if it
+// had never been intercepted:
+//
+//   │ IPv4 src=cache dst=router proto 47 DF │ GRE 0x0000 0x883E │ WCCP redirect header, as received │ inner │
+//
+// The outer source is the cache's registered address (the router knows its caches by it), the
+// destination the router the packet came from; the GRE header has no flags (no checksum, key or
+// sequence), protocol 0x883E, then the 4-byte redirect header the router wrote (flags, service,
+// alternate and primary bucket) and the inner IPv4 packet, both byte for byte.
+//
+// Contract: the inner packet is untrusted; every function either writes a whole, valid packet
+// into `out` at `at` and returns its length, or returns a refusal naming why not. Nothing is
+// allocated. The outer IPv4 header gets a real checksum (the kernel recomputes it for a
+// header-included packet, but the bytes are then valid on their own, e.g. in a test's capture).
+
+import { IPV4_HEADER } from './dup-wire.ts';
+
+/** GRE without options (RFC 2784): flags and version, protocol. */
+export const GRE_HEADER = 4;
+/** The WCCPv2 redirect header after GRE (draft-wilson-wrec-wccp-v2 §4.12). */
+export const WCCP_REDIRECT_HEADER = 4;
+/** What the return adds in front of the inner packet. */
+export const RETURN_OVERHEAD = IPV4_HEADER + GRE_HEADER + WCCP_REDIRECT_HEADER;
+/** GRE protocol type of WCCP redirected (and returned) packets. */
+export const GRE_PROTOCOL_WCCP = 0x883e;
+/** "The Total Length field … allows the length of a datagram to be up to 65,535 octets" (RFC 791). */
+const IPV4_MAX = 0xffff;
+const IPPROTO_GRE = 47;
+const FLAG_DF = 0x4000;
+/** A locally originated packet's hop count: Linux's default. */
+export const RETURN_TTL = 64;
+
+/** Why a packet was not returned (the cache counts each under its name). */
+export type ReturnRefusal = 'too_large' | 'bad_header';
+
+/** Whether `inner` is a whole IPv4 packet (a version-4 header, and every byte its length names). */
+export function wholeIpv4(inner: Uint8Array): boolean {
+  if (inner.length < IPV4_HEADER || inner[0] >> 4 !== 4) return false;
+  const ihl = (inner[0] & 0x0f) * 4;
+  const total = (inner[2] << 8) | inner[3];
+  return ihl >= IPV4_HEADER && total >= ihl && total <= inner.length;
+}
+
+/** RFC 1071 checksum of b[from, to). */
+function checksum(b: Uint8Array, from: number, to: number): number {
+  let sum = 0;
+  for (let i = from; i < to; i += 2) sum += (b[i] << 8) | (i + 1 < to ? b[i + 1] : 0);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+function put16(b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 8;
+  b[at + 1] = v & 0xff;
+}
+
+function put32(b: Uint8Array, at: number, v: number): void {
+  put16(b, at, v >>> 16);
+  put16(b, at + 2, v & 0xffff);
+}
+
+export interface ReturnHeader {
+  /** The cache's registered address (u32): the outer source. */
+  readonly cache: number;
+  /** The router that diverted the packet (u32): the outer destination. */
+  readonly router: number;
+  /** The 4-byte WCCP redirect header as the router sent it. */
+  readonly redirectHeader: Uint8Array;
+}
+
+/** Writes the GRE return of `inner` into out[at..]; returns its length or why not. */
+export function returnPacket(out: Uint8Array, at: number, h: ReturnHeader, inner: Uint8Array): number | ReturnRefusal {
+  if (h.redirectHeader.length !== WCCP_REDIRECT_HEADER) return 'bad_header';
+  const total = RETURN_OVERHEAD + inner.length;
+  if (total > IPV4_MAX || at + total > out.length) return 'too_large';
+  out[at] = 0x45;
+  out[at + 1] = 0;
+  put16(out, at + 2, total);
+  put16(out, at + 4, 0); // the kernel picks an ID for a header-included packet with ID 0
+  put16(out, at + 6, FLAG_DF);
+  out[at + 8] = RETURN_TTL;
+  out[at + 9] = IPPROTO_GRE;
+  put16(out, at + 10, 0);
+  put32(out, at + 12, h.cache);
+  put32(out, at + 16, h.router);
+  put16(out, at + 10, checksum(out, at, at + IPV4_HEADER));
+  const gre = at + IPV4_HEADER;
+  put16(out, gre, 0);
+  put16(out, gre + 2, GRE_PROTOCOL_WCCP);
+  out.set(h.redirectHeader, gre + GRE_HEADER);
+  out.set(inner, at + RETURN_OVERHEAD);
+  return total;
+}
