@@ -40,6 +40,12 @@ function ipOf(frame: Uint8Array): Uint8Array {
   return frame.subarray(l3, l3 + len);
 }
 
+/** Addresses, protocol, IP ID and length of a replica, for a failure message. */
+function describe(data: Uint8Array, kind: 'ip' | 'eth'): string {
+  const ip = kind === 'ip' ? data : ipOf(data);
+  return `${ip.subarray(12, 16).join('.')} > ${ip.subarray(16, 20).join('.')} proto ${ip[9]} id ${(ip[4]! << 8) | ip[5]!} len ${ip.length}: ${Buffer.from(ip.subarray(0, 48)).toString('hex')}`;
+}
+
 test('peers register over WCCP, receive real GRE and ERSPAN from the sim board, and write what the router forwarded', async () => {
   requireRoot('peer-sim.test.ts');
   const dir = makeTempDir('peer-sim');
@@ -77,6 +83,9 @@ test('peers register over WCCP, receive real GRE and ERSPAN from the sim board, 
     assert.equal(sessions.map((s) => [s.name, s.origin, s.state, s.port]).sort(), [
       ['127.0.0.2/90', 'registration', 'active', 'uplink'], ['127.0.0.3/90', 'registration', 'active', 'uplink'], ['early', 'static', 'active', 'uplink'],
     ]);
+    const counters = startTwinflow(['ctl', '--connect', `${ROUTER}:${MGMT_PORT}`, '--key', path.join(dir, 'mgmt.key'), 'counters', '--json']);
+    assert.is(await counters.exited(30_000), 0, counters.stderr);
+    const ports = (JSON.parse(counters.stdout) as { ports: Record<string, Record<string, number>> }).ports;
     const metrics = await (await fetch(`http://${ROUTER}:${METRICS_PORT}/metrics`)).text();
     assert.match(metrics, /twinflow_session_matched_total\{session="127\.0\.0\.2\/90"\} [1-9]/);
     assert.is(await router.stop('SIGINT', 30_000), 0, router.stderr);
@@ -95,7 +104,7 @@ test('peers register over WCCP, receive real GRE and ERSPAN from the sim board, 
       for (const p of packets) {
         const h = hash(p.data);
         const left = pool.get(h) ?? 0;
-        assert.ok(left > 0, `${file}: a replica that is no original the router forwarded on lan`);
+        assert.ok(left > 0, `${file}: a replica that is no original the router forwarded on lan: ${describe(p.data, kind)} (${p.comment}, ${p.direction}); lan ${lan.length} frames; ports ${JSON.stringify(ports)}`);
         pool.set(h, left - 1);
         const src = kind === 'ip' ? p.data.subarray(12, 16) : p.data.subarray(26, 30);
         const fromClient = src.join('.').startsWith('10.1.0.');
