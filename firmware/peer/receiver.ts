@@ -4,13 +4,15 @@
 // the encapsulation says about them.
 //
 // Contract: packets are untrusted. Each received datagram is either handed on or counted under
-// one named reason; nothing throws out of the receive path. Sequence gaps are counted per stream
+// one named reason; nothing throws out of the receive path. Only packets from one of our routers
+// to our own address are handed on (the socket's bind filters the latter; it is checked again). Sequence gaps are counted per stream
 // (router, encapsulation, ERSPAN session or GRE key) for the encapsulations that number their
 // packets; a gap is loss between the router and us (the router counts its own drops).
 
 import { addon, BURST_MAX, type LinuxAddon } from '../../hal/drivers/linux/native.ts';
 import { decapsulateGre, WccpRedirect, type DecapFailure, type ReplicaEncap } from '../../hal/drivers/sim/decap.ts';
 import { formatIpv4, parseIpv4 } from '../../hal/net/address.ts';
+import { be32 } from '../../hal/drivers/sim/packets.ts';
 
 /** One decapsulated replica. */
 export interface ReceivedReplica {
@@ -41,6 +43,7 @@ export const RECEIVER_COUNTERS = {
   reordered: 'replicas that arrived with a sequence number below the highest seen',
   truncated: 'replicas whose inner packet the router cut (snaplen or path MTU)',
   not_from_router: 'GRE packets whose source is none of our routers',
+  not_for_us: 'GRE packets addressed to another address of this machine (never handed on)',
   malformed: 'GRE packets that could not be decapsulated',
 } as const;
 export type ReceiverCounter = keyof typeof RECEIVER_COUNTERS;
@@ -73,6 +76,7 @@ export class ReplicaReceiver {
   private readonly lens = new Uint32Array(BURST_MAX);
   private readonly wire = new Uint32Array(BURST_MAX);
   private readonly routers: ReadonlySet<number>;
+  private readonly address: number;
   private readonly lastSeq = new Map<string, number>();
   private readonly c = Object.fromEntries(Object.keys(RECEIVER_COUNTERS).map((k) => [k, 0])) as Record<ReceiverCounter, number>;
   private readonly failures = new Map<DecapFailure, number>();
@@ -80,6 +84,7 @@ export class ReplicaReceiver {
   constructor(private readonly o: ReceiverOptions) {
     this.native = addon();
     this.routers = new Set(o.routers.map((r) => parseIpv4(r)!));
+    this.address = parseIpv4(o.address)!;
   }
 
   /** Opens the socket and starts taking replicas as they arrive. */
@@ -103,9 +108,13 @@ export class ReplicaReceiver {
     const b = this.mem;
     if (len < IPV4_MIN || b[at] >> 4 !== 4) return this.fail('short');
     const ihl = (b[at] & 0xf) * 4;
-    const src = ((b[at + 12] << 24) | (b[at + 13] << 16) | (b[at + 14] << 8) | b[at + 15]) >>> 0;
+    const src = be32(b, at + 12);
     if (!this.routers.has(src)) {
       this.c.not_from_router++;
+      return;
+    }
+    if (be32(b, at + 16) !== this.address) {
+      this.c.not_for_us++;
       return;
     }
     const total = Math.min(len, (b[at + 2] << 8) | b[at + 3]);

@@ -117,7 +117,10 @@ test('peers register over WCCP, receive real GRE and ERSPAN from the sim board, 
       }
     }
     const stats = JSON.parse(erspan.stdout) as { receiver: Record<string, number> };
-    assert.equal([stats.receiver.lost, stats.receiver.reordered, stats.receiver.malformed, stats.receiver.not_from_router], [0, 0, 0, 0]);
+    assert.equal([stats.receiver.lost, stats.receiver.reordered, stats.receiver.malformed, stats.receiver.not_from_router, stats.receiver.not_for_us], [0, 0, 0, 0, 0]);
+    // Each peer received only its own session's encapsulation (the three share this host's GRE).
+    const greStats = (JSON.parse(gre.stdout) as { receiver: Record<string, number> }).receiver;
+    assert.equal([greStats.received, greStats.erspan2, greStats.erspan3, greStats.not_for_us], [greStats.gre_wccp, 0, 0, 0], `gre peer: ${JSON.stringify(greStats)}`);
 
     // The held session: its first replicas are from before its device registered — the first
     // packet the router forwarded for 10.1.0.11 is among them.

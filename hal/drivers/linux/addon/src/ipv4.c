@@ -3,8 +3,9 @@
  *
  * openRawIpv4(protocol, bindAddress?, { netns }?) → fd
  *   Receives every IPv4 packet of `protocol` (47: GRE) that this host accepts, header included
- *   (recvBurst works on it), only those addressed to bindAddress when one is given. The kernel
- *   still runs its own handler for the protocol as well; this socket gets a copy.
+ *   (recvBurst works on it), only those addressed to bindAddress when one is given (what the
+ *   socket queued before bind() narrowed it is discarded). The kernel still runs its own handler
+ *   for the protocol as well; this socket gets a copy.
  * openIpv4Sender({ netns }?) → fd
  *   IPPROTO_RAW (IP_HDRINCL): sendIpv4Burst hands whole IPv4 packets to the kernel, which routes
  *   each by its destination address. The kernel rewrites the total length (to the length sent)
@@ -56,6 +57,12 @@ napi_value js_open_raw_ipv4(napi_env env, napi_callback_info info) {
     int err = errno;
     close(s);
     return throw_errno(env, "bind", err, address);
+  }
+  /* Until bind() the socket took every packet of the protocol, for any address: discard those,
+   * so that what recvBurst returns is only what was addressed to bindAddress. */
+  if (bound) {
+    char sink[1];
+    while (recv(s, sink, sizeof sink, MSG_DONTWAIT | MSG_TRUNC) >= 0) {}
   }
   if (!entry_add(env, instance_of(env), s, FD_RAW_IPV4)) return NULL;
   return make_u32(env, (uint32_t)s);
