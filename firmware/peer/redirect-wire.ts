@@ -16,6 +16,7 @@
 // allocated. The outer IPv4 header gets a real checksum (the kernel recomputes it for a
 // header-included packet, but the bytes are then valid on their own, e.g. in a test's capture).
 
+import { checksumOf, onesSum, put16, put32 } from '../../hal/net/bytes.ts';
 import { IPV4_HEADER } from './dup-wire.ts';
 
 /** GRE without options (RFC 2784): flags and version, protocol. */
@@ -44,24 +45,6 @@ export function wholeIpv4(inner: Uint8Array): boolean {
   return ihl >= IPV4_HEADER && total >= ihl && total <= inner.length;
 }
 
-/** RFC 1071 checksum of b[from, to). */
-function checksum(b: Uint8Array, from: number, to: number): number {
-  let sum = 0;
-  for (let i = from; i < to; i += 2) sum += (b[i] << 8) | (i + 1 < to ? b[i + 1] : 0);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-
-function put16(b: Uint8Array, at: number, v: number): void {
-  b[at] = v >>> 8;
-  b[at + 1] = v & 0xff;
-}
-
-function put32(b: Uint8Array, at: number, v: number): void {
-  put16(b, at, v >>> 16);
-  put16(b, at + 2, v & 0xffff);
-}
-
 export interface ReturnHeader {
   /** The cache's registered address (u32): the outer source. */
   readonly cache: number;
@@ -86,7 +69,7 @@ export function returnPacket(out: Uint8Array, at: number, h: ReturnHeader, inner
   put16(out, at + 10, 0);
   put32(out, at + 12, h.cache);
   put32(out, at + 16, h.router);
-  put16(out, at + 10, checksum(out, at, at + IPV4_HEADER));
+  put16(out, at + 10, checksumOf(onesSum(out, at, at + IPV4_HEADER)));
   const gre = at + IPV4_HEADER;
   put16(out, gre, 0);
   put16(out, gre + 2, GRE_PROTOCOL_WCCP);
