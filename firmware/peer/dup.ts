@@ -20,16 +20,15 @@
 // is handed on or counted under one named reason (DUP_PEER_COUNTERS); sends are bounded bursts;
 // the peer stops cleanly on SIGINT/SIGTERM, after --duration seconds or --count packets.
 
-import { WccpDevice, type RouterLinkState } from '../shell/wccp/device.ts';
 import { farEndUsable, type ReplicationRequest } from '../shell/wccp/extension.ts';
-import { MAX_WELL_KNOWN_SERVICE_ID, WCCP_PORT } from '../shell/wccp/constants.ts';
 import { parseIpv4 } from '../../hal/net/address.ts';
 import { addon, BURST_MAX } from '../../hal/drivers/linux/native.ts';
 import { newSendCounters, sendAll } from '../../hal/drivers/linux/burst.ts';
 import { ReplicaReceiver, type ReceivedReplica, RECEIVER_COUNTERS } from './receiver.ts';
 import { forwardPacket, relayPacket, type DupWireRefusal } from './dup-wire.ts';
-import { addressTowards, checkOptions, type PeerOptions } from './command.ts';
+import { checkOptions, type PeerOptions } from './command.ts';
 import { PeerOptionError } from './errors.ts';
+import { addressTowards, peerDevice, registrationAddress, serviceById } from './registration.ts';
 
 export const DUP_PEER_COUNTERS = {
   relayed: 'member-2 packets relayed to the far end, key and sequence kept (tagged dup)',
@@ -58,11 +57,7 @@ export async function dupPeerCommand(o: PeerOptions): Promise<void> {
     if (v === null || !farEndUsable(v)) throw new PeerOptionError(`--far-end: "${o.farEnd}" is not a unicast IPv4 address`);
     farEnd = v;
   }
-  const routerPort = o.routerPort ?? WCCP_PORT;
-  const address = o.address ?? await addressTowards(o.router[0], routerPort);
-  if (o.router.includes(address) && (o.port ?? WCCP_PORT) === routerPort) {
-    throw new PeerOptionError(`--address: the router ${address} is this machine's own address; give the device another one`);
-  }
+  const address = await registrationAddress(o, 'give the device another one');
   const relaySource = o.farEnd !== undefined ? await sourceTowards(o.farEnd) : 0;
   const request: ReplicationRequest = {
     mode: 'dup', encapsulation: 'gre-seq', filter: o.match, snaplen: o.snaplen, sample: o.sample,
@@ -123,18 +118,7 @@ export async function dupPeerCommand(o: PeerOptions): Promise<void> {
   };
 
   const receiver = new ReplicaReceiver({ address, routers: o.router, onReplica });
-  const device = new WccpDevice({
-    address,
-    ...(o.port !== undefined ? { port: o.port } : {}),
-    routers: o.router,
-    routerPort,
-    service: { id: o.service, type: o.service <= MAX_WELL_KNOWN_SERVICE_ID ? 'standard' : 'dynamic' },
-    ...(o.password !== undefined ? { password: o.password } : {}),
-    request,
-    fastJoin: true,
-    onState: (router: string, state: RouterLinkState) => say(`router ${router}: ${state}`),
-    log: say,
-  });
+  const device = peerDevice(o, { address, service: serviceById(o.service), request, say });
 
   const onSignal = (): void => stop!();
   process.once('SIGINT', onSignal);
