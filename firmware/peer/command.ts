@@ -15,6 +15,7 @@ import { PeerCapture } from './capture.ts';
 import type { ReplicaEncap } from '../../hal/drivers/sim/decap.ts';
 import { PeerOptionError } from './errors.ts';
 import { peerDevice, registrationAddress, serviceById } from './registration.ts';
+import { CommandRun } from './command-run.ts';
 
 export type PeerMode = 'sniff' | 'dup' | 'race' | 'redirect';
 
@@ -63,7 +64,6 @@ const REDIRECT_ONLY: ReadonlyArray<readonly [keyof PeerOptions, string]> = [
 export { PeerOptionError };
 
 const WIRE_ENCAP: Record<ReplicaEncap, ReplicationRequest['encapsulation']> = { gre: 'gre-wccp', erspan2: 'erspan2', erspan3: 'erspan3', 'gre-seq': 'gre-seq' };
-const STATUS_MS = 1000;
 /** Longest a filter in a registration may be (docs/protocol.md). */
 const MAX_FILTER_BYTES = 1024;
 
@@ -104,34 +104,27 @@ export async function peerCommand(o: PeerOptions): Promise<void> {
 
   // A race member only registers and keeps alive: the router sends it the clients' frames (L2).
   const capture = o.out === undefined ? undefined : new PeerCapture(toStdout ? process.stdout : o.out, o.router, o.encap);
-  let stop: (() => void) | undefined;
-  const stopped = new Promise<void>((resolve) => { stop = resolve; });
   const receiver = new ReplicaReceiver({
     address,
     routers: o.router,
     onReplica: (r) => {
       if (!capture) return;
       capture.write(r);
-      if (o.count !== undefined && capture.written >= o.count) stop!();
+      if (o.count !== undefined && capture.written >= o.count) run.stop();
     },
   });
   const device = peerDevice(o, { address, service: serviceById(o.service), request, say });
 
-  const onSignal = (): void => stop!();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const timers: NodeJS.Timeout[] = [];
+  const run = new CommandRun();
   try {
     if (capture) receiver.start();
     await device.start();
     say(`registered as ${address} with ${o.router.join(', ')} (service ${o.service}, ${o.mode} "${o.match}"${capture ? `, ${o.encap}); writing ${toStdout ? 'pcapng to stdout' : o.out}` : ')'}`);
-    if (o.duration !== undefined) timers.push(setTimeout(() => stop!(), o.duration * 1000));
-    if (process.stderr.isTTY) timers.push(setInterval(() => process.stderr.write(`\r${status(receiver.counters())}   `), STATUS_MS));
-    await stopped;
+    run.stopAfter(o.duration);
+    run.showStatus(() => status(receiver.counters()));
+    await run.stopped;
   } finally {
-    for (const t of timers) clearTimeout(t);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    run.close();
     await device.stop();
     if (capture) {
       receiver.drain();

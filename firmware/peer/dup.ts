@@ -29,6 +29,7 @@ import { forwardPacket, relayPacket, type DupWireRefusal } from './dup-wire.ts';
 import { checkOptions, type PeerOptions } from './command.ts';
 import { PeerOptionError } from './errors.ts';
 import { addressTowards, peerDevice, registrationAddress, serviceById } from './registration.ts';
+import { CommandRun } from './command-run.ts';
 
 export const DUP_PEER_COUNTERS = {
   relayed: 'member-2 packets relayed to the far end, key and sequence kept (tagged dup)',
@@ -45,7 +46,6 @@ export type DupPeerCounter = keyof typeof DUP_PEER_COUNTERS;
 
 /** Bytes of one send slot: the largest IPv4 packet the receiver hands on, with the relay's header. */
 const SLOT_BYTES = 16384;
-const STATUS_MS = 1000;
 /** Any port: connecting a UDP socket only asks the kernel which source it would use. */
 const DISCARD_PORT = 9;
 
@@ -76,8 +76,6 @@ export async function dupPeerCommand(o: PeerOptions): Promise<void> {
   let queued = 0;
   let flushScheduled = false;
   let sender = -1;
-  let stop: (() => void) | undefined;
-  const stopped = new Promise<void>((resolve) => { stop = resolve; });
   const handedOn = (): number => c.relayed + c.forwarded;
 
   const flush = (): void => {
@@ -90,7 +88,7 @@ export async function dupPeerCommand(o: PeerOptions): Promise<void> {
     c.tx_blocked += tx.blocked - blocked0;
     c.tx_refused += tx.refused - refused0;
     queued = 0;
-    if (o.count !== undefined && handedOn() >= o.count) stop!();
+    if (o.count !== undefined && handedOn() >= o.count) run.stop();
   };
   const onReplica = (r: ReceivedReplica): void => {
     let n: number | DupWireRefusal;
@@ -120,23 +118,18 @@ export async function dupPeerCommand(o: PeerOptions): Promise<void> {
   const receiver = new ReplicaReceiver({ address, routers: o.router, onReplica });
   const device = peerDevice(o, { address, service: serviceById(o.service), request, say });
 
-  const onSignal = (): void => stop!();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const timers: NodeJS.Timeout[] = [];
   const form = farEnd !== undefined ? `tagged: relaying member 2 to the far end ${o.farEnd} from ${formatAddress(relaySource)}` : 'untagged: forwarding the inner packets into this machine\'s IP stack';
+  const run = new CommandRun();
   try {
     sender = native.openIpv4Sender();
     receiver.start();
     await device.start();
     say(`registered as ${address} with ${o.router.join(', ')} (service ${o.service}, dup "${o.match}"); ${form}`);
-    if (o.duration !== undefined) timers.push(setTimeout(() => stop!(), o.duration * 1000));
-    if (process.stderr.isTTY) timers.push(setInterval(() => process.stderr.write(`\r${status(receiver.counters(), c)}   `), STATUS_MS));
-    await stopped;
+    run.stopAfter(o.duration);
+    run.showStatus(() => status(receiver.counters(), c));
+    await run.stopped;
   } finally {
-    for (const t of timers) clearTimeout(t);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    run.close();
     await device.stop();
     receiver.drain();
     flush();

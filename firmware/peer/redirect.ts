@@ -46,6 +46,7 @@ import { returnPacket, wholeIpv4 } from './redirect-wire.ts';
 import { checkOptions, type PeerOptions } from './command.ts';
 import { PeerOptionError } from './errors.ts';
 import { peerDevice, registrationAddress } from './registration.ts';
+import { CommandRun } from './command-run.ts';
 
 export const REDIRECT_CACHE_COUNTERS = {
   served: 'diverted packets delivered into this machine\'s IP stack through the TUN (to the transparent listeners)',
@@ -65,7 +66,6 @@ export type RedirectCacheCounter = keyof typeof REDIRECT_CACHE_COUNTERS;
 export const WEB_CACHE_PORT = 80;
 /** Bytes of one queue slot: the largest IPv4 packet the receiver hands on, with the return's header. */
 const SLOT_BYTES = 16384;
-const STATUS_MS = 1000;
 const TCP = 6;
 /** Every address: the listeners take connections to any origin the router diverts. */
 const ANY_ADDRESS = '0.0.0.0';
@@ -237,13 +237,7 @@ export async function redirectCacheCommand(o: PeerOptions): Promise<void> {
   };
   const say = (line: string): void => { process.stderr.write(`twinflow peer: ${line}\n`); };
   const native = addon();
-  let stop: (() => void) | undefined;
-  const stopped = new Promise<void>((resolve) => { stop = resolve; });
-  const onSignal = (): void => stop!();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-
-  const timers: NodeJS.Timeout[] = [];
+  const run = new CommandRun();
   let tun: TunDelivery | null = null;
   let routing: TransparentRouting | null = null;
   let sender = -1;
@@ -267,20 +261,12 @@ export async function redirectCacheCommand(o: PeerOptions): Promise<void> {
     receiver.start();
     await device.start();
     say(`registered as ${address} with ${o.router.join(', ')} (service ${o.service}, redirect "${o.match}"); serving TCP ${plan.ports.join(', ')} ${plan.root !== undefined ? `from ${plan.root}` : 'with a fixed answer'} through ${tun.name} (table ${plan.table})${o.bypass !== undefined ? `; returning "${o.bypass}" to the router` : ''}`);
-    if (o.duration !== undefined) timers.push(setTimeout(() => stop!(), o.duration * 1000));
-    let last = '';
+    run.stopAfter(o.duration);
     const rx = receiver;
-    timers.push(setInterval(() => {
-      const line = status(rx.counters(), path.counters, server.counters);
-      if (process.stderr.isTTY) process.stderr.write(`\r${line}   `);
-      else if (line !== last) say(line);
-      last = line;
-    }, STATUS_MS));
-    await stopped;
+    run.showStatus(() => status(rx.counters(), path.counters, server.counters), say);
+    await run.stopped;
   } finally {
-    for (const t of timers) clearTimeout(t);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    run.close();
     await device?.stop();
     receiver?.drain();
     packets?.flush();
