@@ -21,7 +21,7 @@
 // the peer stops cleanly on SIGINT/SIGTERM, after --duration seconds or --count packets.
 
 import { farEndUsable, type ReplicationRequest } from '../shell/wccp/extension.ts';
-import { parseIpv4 } from '../../hal/net/address.ts';
+import { formatIpv4, parseIpv4 } from '../../hal/net/address.ts';
 import { addon, BURST_MAX } from '../../hal/drivers/linux/native.ts';
 import { newSendCounters, sendAll } from '../../hal/drivers/linux/burst.ts';
 import { ReplicaReceiver, type ReceivedReplica, RECEIVER_COUNTERS } from './receiver.ts';
@@ -118,7 +118,7 @@ export async function dupPeerCommand(o: PeerOptions): Promise<void> {
   const receiver = new ReplicaReceiver({ address, routers: o.router, onReplica });
   const device = peerDevice(o, { address, service: serviceById(o.service), request, say });
 
-  const form = farEnd !== undefined ? `tagged: relaying member 2 to the far end ${o.farEnd} from ${formatAddress(relaySource)}` : 'untagged: forwarding the inner packets into this machine\'s IP stack';
+  const form = farEnd !== undefined ? `tagged: relaying member 2 to the far end ${o.farEnd} from ${formatIpv4(relaySource)}` : 'untagged: forwarding the inner packets into this machine\'s IP stack';
   const run = new CommandRun();
   try {
     sender = native.openIpv4Sender();
@@ -151,10 +151,6 @@ async function sourceTowards(farEnd: string): Promise<number> {
   } catch (e) {
     throw new PeerOptionError(`--far-end: this machine has no route to ${farEnd} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-}
-
-function formatAddress(v: number): string {
-  return [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join('.');
 }
 
 function status(r: Record<keyof typeof RECEIVER_COUNTERS, number>, c: Record<DupPeerCounter, number>): string {
