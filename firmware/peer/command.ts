@@ -1,23 +1,21 @@
 // `twinflow peer`: the seed's remote device as a command. It registers with one or more routers
-// over WCCPv2 (firmware/shell/wccp/device.ts) asking for the packets a filter names, keeps the
-// registration alive, receives the GRE or ERSPAN replicas (receiver.ts) and writes them as pcapng
-// (capture.ts) to a file or to stdout, with live counters on stderr.
+// over WCCPv2 (registration.ts, firmware/shell/wccp/device.ts) asking for the packets a filter
+// names, keeps the registration alive, receives the GRE or ERSPAN replicas (receiver.ts) and writes
+// them as pcapng (capture.ts) to a file or to stdout, with live counters on stderr.
 //
 // Contract: bad options are one clear line and exit status 2 (PeerOptionError); the device stops
 // cleanly on SIGINT/SIGTERM, after --duration seconds or --count replicas, and the capture is
 // always closed and complete.
 
-import dgram from 'node:dgram';
-import { once } from 'node:events';
-import { WccpDevice, type RouterLinkState } from '../shell/wccp/device.ts';
 import type { ReplicationRequest } from '../shell/wccp/extension.ts';
-import { MAX_WELL_KNOWN_SERVICE_ID, WCCP_PORT } from '../shell/wccp/constants.ts';
 import { compileFilter, FilterError } from '../shell/filter/index.ts';
 import { parseIpv4 } from '../../hal/net/address.ts';
 import { ReplicaReceiver, RECEIVER_COUNTERS } from './receiver.ts';
 import { PeerCapture } from './capture.ts';
 import type { ReplicaEncap } from '../../hal/drivers/sim/decap.ts';
 import { PeerOptionError } from './errors.ts';
+import { peerDevice, registrationAddress, serviceById } from './registration.ts';
+import { CommandRun } from './command-run.ts';
 
 export type PeerMode = 'sniff' | 'dup' | 'race' | 'redirect';
 
@@ -66,21 +64,8 @@ const REDIRECT_ONLY: ReadonlyArray<readonly [keyof PeerOptions, string]> = [
 export { PeerOptionError };
 
 const WIRE_ENCAP: Record<ReplicaEncap, ReplicationRequest['encapsulation']> = { gre: 'gre-wccp', erspan2: 'erspan2', erspan3: 'erspan3', 'gre-seq': 'gre-seq' };
-const STATUS_MS = 1000;
 /** Longest a filter in a registration may be (docs/protocol.md). */
 const MAX_FILTER_BYTES = 1024;
-
-/** The local address the kernel would send to `router` from (what the router sees us as). */
-export async function addressTowards(router: string, port: number): Promise<string> {
-  const s = dgram.createSocket('udp4');
-  try {
-    s.connect(port, router);
-    await once(s, 'connect');
-    return s.address().address;
-  } finally {
-    s.close();
-  }
-}
 
 export function checkOptions(o: PeerOptions): void {
   if (o.router.length === 0) throw new PeerOptionError('--router: give at least one router address');
@@ -109,11 +94,7 @@ export async function peerCommand(o: PeerOptions): Promise<void> {
   if (o.mode === 'dup') return (await import('./dup.ts')).dupPeerCommand(o);
   if (o.farEnd !== undefined) throw new PeerOptionError('--far-end: only with --mode dup');
   checkOptions(o);
-  const routerPort = o.routerPort ?? WCCP_PORT;
-  const address = o.address ?? await addressTowards(o.router[0], routerPort);
-  if (o.router.includes(address) && (o.port ?? WCCP_PORT) === routerPort) {
-    throw new PeerOptionError(`--address: the router ${address} is this machine's own address; give the device another one (on loopback, --address 127.0.0.2)`);
-  }
+  const address = await registrationAddress(o, 'give the device another one (on loopback, --address 127.0.0.2)');
   const request: ReplicationRequest = {
     mode: o.mode, encapsulation: WIRE_ENCAP[o.encap], filter: o.match, snaplen: o.snaplen, sample: o.sample,
     ratePps: o.ratePps, rateBps: o.rateBps, lifetime: o.lifetime, ...(o.label !== undefined ? { label: o.label } : {}),
@@ -123,45 +104,27 @@ export async function peerCommand(o: PeerOptions): Promise<void> {
 
   // A race member only registers and keeps alive: the router sends it the clients' frames (L2).
   const capture = o.out === undefined ? undefined : new PeerCapture(toStdout ? process.stdout : o.out, o.router, o.encap);
-  let stop: (() => void) | undefined;
-  const stopped = new Promise<void>((resolve) => { stop = resolve; });
   const receiver = new ReplicaReceiver({
     address,
     routers: o.router,
     onReplica: (r) => {
       if (!capture) return;
       capture.write(r);
-      if (o.count !== undefined && capture.written >= o.count) stop!();
+      if (o.count !== undefined && capture.written >= o.count) run.stop();
     },
   });
-  const device = new WccpDevice({
-    address,
-    ...(o.port !== undefined ? { port: o.port } : {}),
-    routers: o.router,
-    routerPort,
-    service: { id: o.service, type: o.service <= MAX_WELL_KNOWN_SERVICE_ID ? 'standard' : 'dynamic' },
-    ...(o.password !== undefined ? { password: o.password } : {}),
-    request,
-    fastJoin: true,
-    onState: (router: string, state: RouterLinkState) => say(`router ${router}: ${state}`),
-    log: say,
-  });
+  const device = peerDevice(o, { address, service: serviceById(o.service), request, say });
 
-  const onSignal = (): void => stop!();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const timers: NodeJS.Timeout[] = [];
+  const run = new CommandRun();
   try {
     if (capture) receiver.start();
     await device.start();
     say(`registered as ${address} with ${o.router.join(', ')} (service ${o.service}, ${o.mode} "${o.match}"${capture ? `, ${o.encap}); writing ${toStdout ? 'pcapng to stdout' : o.out}` : ')'}`);
-    if (o.duration !== undefined) timers.push(setTimeout(() => stop!(), o.duration * 1000));
-    if (process.stderr.isTTY) timers.push(setInterval(() => process.stderr.write(`\r${status(receiver.counters())}   `), STATUS_MS));
-    await stopped;
+    run.stopAfter(o.duration);
+    run.showStatus(() => status(receiver.counters()));
+    await run.stopped;
   } finally {
-    for (const t of timers) clearTimeout(t);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    run.close();
     await device.stop();
     if (capture) {
       receiver.drain();

@@ -7,45 +7,24 @@
 //
 // Contract: the inner packet is untrusted; every function either writes a whole, valid packet
 // into `out` at `at` and returns its length, or returns a DupWireRefusal naming why not. Nothing
-// is allocated. The outer IPv4 header gets a real checksum (the kernel recomputes it for a
-// header-included packet anyway, but the bytes are then valid on their own).
+// is allocated. The relay's outer IPv4 header (outer-ipv4.ts) gets a real checksum (the kernel
+// recomputes it for a header-included packet anyway, but the bytes are then valid on their own).
+
+import { be16, checksumOf, put16, put32 } from '../../hal/net/bytes.ts';
+import { IPV4_HEADER, IPV4_MAX, writeOuterIpv4 } from './outer-ipv4.ts';
 
 /** Why a packet was not handed on (the dup peer counts each under its name). */
 export type DupWireRefusal = 'not_ipv4' | 'ttl_expired' | 'too_large' | 'not_ip';
 
-/** IPv4 header without options (ours never has any). */
-export const IPV4_HEADER = 20;
 /** GRE with key and sequence number (RFC 2890): flags/protocol, key, sequence. */
 export const GRE_KEY_SEQ_HEADER = 12;
 /** What the relay adds in front of the inner packet. */
 export const RELAY_OVERHEAD = IPV4_HEADER + GRE_KEY_SEQ_HEADER;
-/** "The Total Length field … allows the length of a datagram to be up to 65,535 octets" (RFC 791). */
-const IPV4_MAX = 0xffff;
 const GRE_FLAGS_KEY_SEQ = 0x3000;
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_IPV6 = 0x86dd;
-const IPPROTO_GRE = 47;
-const FLAG_DF = 0x4000;
 /** The relayed packet starts a new hop count: Linux's default for locally sent packets. */
 export const RELAY_TTL = 64;
-
-/** RFC 1071 checksum of b[from, to). */
-function checksum(b: Uint8Array, from: number, to: number): number {
-  let sum = 0;
-  for (let i = from; i < to; i += 2) sum += (b[i] << 8) | (i + 1 < to ? b[i + 1] : 0);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-
-function put16(b: Uint8Array, at: number, v: number): void {
-  b[at] = v >>> 8;
-  b[at + 1] = v & 0xff;
-}
-
-function put32(b: Uint8Array, at: number, v: number): void {
-  put16(b, at, v >>> 16);
-  put16(b, at + 2, v & 0xffff);
-}
 
 export interface RelayHeader {
   /** This peer's address towards the far end (u32). */
@@ -63,17 +42,7 @@ export function relayPacket(out: Uint8Array, at: number, h: RelayHeader, inner: 
   if (version !== 4 && version !== 6) return 'not_ip';
   const total = RELAY_OVERHEAD + inner.length;
   if (total > IPV4_MAX || at + total > out.length) return 'too_large';
-  out[at] = 0x45;
-  out[at + 1] = 0;
-  put16(out, at + 2, total);
-  put16(out, at + 4, 0); // the kernel picks an ID for a header-included packet with ID 0
-  put16(out, at + 6, FLAG_DF);
-  out[at + 8] = RELAY_TTL;
-  out[at + 9] = IPPROTO_GRE;
-  put16(out, at + 10, 0);
-  put32(out, at + 12, h.source);
-  put32(out, at + 16, h.farEnd);
-  put16(out, at + 10, checksum(out, at, at + IPV4_HEADER));
+  writeOuterIpv4(out, at, total, RELAY_TTL, h.source, h.farEnd);
   const gre = at + IPV4_HEADER;
   put16(out, gre, GRE_FLAGS_KEY_SEQ);
   put16(out, gre + 2, version === 4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6);
@@ -97,11 +66,9 @@ export function forwardPacket(out: Uint8Array, at: number, inner: Uint8Array): n
   if (at + total > out.length) return 'too_large';
   out.set(inner.subarray(0, total), at);
   // HC' = ~(~HC + ~m + m') with m the TTL/protocol word: the TTL byte drops by one.
-  const before = (inner[8] << 8) | inner[9];
+  const before = be16(inner, 8);
   const after = before - 0x100;
-  let sum = (~((inner[10] << 8) | inner[11]) & 0xffff) + (~before & 0xffff) + after;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   out[at + 8] = inner[8] - 1;
-  put16(out, at + 10, ~sum & 0xffff);
+  put16(out, at + 10, checksumOf((~be16(inner, 10) & 0xffff) + (~before & 0xffff) + after));
   return total;
 }

@@ -20,16 +20,16 @@
 // is handed on or counted under one named reason (DUP_PEER_COUNTERS); sends are bounded bursts;
 // the peer stops cleanly on SIGINT/SIGTERM, after --duration seconds or --count packets.
 
-import { WccpDevice, type RouterLinkState } from '../shell/wccp/device.ts';
 import { farEndUsable, type ReplicationRequest } from '../shell/wccp/extension.ts';
-import { MAX_WELL_KNOWN_SERVICE_ID, WCCP_PORT } from '../shell/wccp/constants.ts';
-import { parseIpv4 } from '../../hal/net/address.ts';
+import { formatIpv4, parseIpv4 } from '../../hal/net/address.ts';
 import { addon, BURST_MAX } from '../../hal/drivers/linux/native.ts';
 import { newSendCounters, sendAll } from '../../hal/drivers/linux/burst.ts';
 import { ReplicaReceiver, type ReceivedReplica, RECEIVER_COUNTERS } from './receiver.ts';
 import { forwardPacket, relayPacket, type DupWireRefusal } from './dup-wire.ts';
-import { addressTowards, checkOptions, type PeerOptions } from './command.ts';
+import { checkOptions, type PeerOptions } from './command.ts';
 import { PeerOptionError } from './errors.ts';
+import { addressTowards, peerDevice, registrationAddress, serviceById } from './registration.ts';
+import { CommandRun } from './command-run.ts';
 
 export const DUP_PEER_COUNTERS = {
   relayed: 'member-2 packets relayed to the far end, key and sequence kept (tagged dup)',
@@ -46,7 +46,6 @@ export type DupPeerCounter = keyof typeof DUP_PEER_COUNTERS;
 
 /** Bytes of one send slot: the largest IPv4 packet the receiver hands on, with the relay's header. */
 const SLOT_BYTES = 16384;
-const STATUS_MS = 1000;
 /** Any port: connecting a UDP socket only asks the kernel which source it would use. */
 const DISCARD_PORT = 9;
 
@@ -58,11 +57,7 @@ export async function dupPeerCommand(o: PeerOptions): Promise<void> {
     if (v === null || !farEndUsable(v)) throw new PeerOptionError(`--far-end: "${o.farEnd}" is not a unicast IPv4 address`);
     farEnd = v;
   }
-  const routerPort = o.routerPort ?? WCCP_PORT;
-  const address = o.address ?? await addressTowards(o.router[0], routerPort);
-  if (o.router.includes(address) && (o.port ?? WCCP_PORT) === routerPort) {
-    throw new PeerOptionError(`--address: the router ${address} is this machine's own address; give the device another one`);
-  }
+  const address = await registrationAddress(o, 'give the device another one');
   const relaySource = o.farEnd !== undefined ? await sourceTowards(o.farEnd) : 0;
   const request: ReplicationRequest = {
     mode: 'dup', encapsulation: 'gre-seq', filter: o.match, snaplen: o.snaplen, sample: o.sample,
@@ -81,8 +76,6 @@ export async function dupPeerCommand(o: PeerOptions): Promise<void> {
   let queued = 0;
   let flushScheduled = false;
   let sender = -1;
-  let stop: (() => void) | undefined;
-  const stopped = new Promise<void>((resolve) => { stop = resolve; });
   const handedOn = (): number => c.relayed + c.forwarded;
 
   const flush = (): void => {
@@ -95,7 +88,7 @@ export async function dupPeerCommand(o: PeerOptions): Promise<void> {
     c.tx_blocked += tx.blocked - blocked0;
     c.tx_refused += tx.refused - refused0;
     queued = 0;
-    if (o.count !== undefined && handedOn() >= o.count) stop!();
+    if (o.count !== undefined && handedOn() >= o.count) run.stop();
   };
   const onReplica = (r: ReceivedReplica): void => {
     let n: number | DupWireRefusal;
@@ -123,36 +116,20 @@ export async function dupPeerCommand(o: PeerOptions): Promise<void> {
   };
 
   const receiver = new ReplicaReceiver({ address, routers: o.router, onReplica });
-  const device = new WccpDevice({
-    address,
-    ...(o.port !== undefined ? { port: o.port } : {}),
-    routers: o.router,
-    routerPort,
-    service: { id: o.service, type: o.service <= MAX_WELL_KNOWN_SERVICE_ID ? 'standard' : 'dynamic' },
-    ...(o.password !== undefined ? { password: o.password } : {}),
-    request,
-    fastJoin: true,
-    onState: (router: string, state: RouterLinkState) => say(`router ${router}: ${state}`),
-    log: say,
-  });
+  const device = peerDevice(o, { address, service: serviceById(o.service), request, say });
 
-  const onSignal = (): void => stop!();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const timers: NodeJS.Timeout[] = [];
-  const form = farEnd !== undefined ? `tagged: relaying member 2 to the far end ${o.farEnd} from ${formatAddress(relaySource)}` : 'untagged: forwarding the inner packets into this machine\'s IP stack';
+  const form = farEnd !== undefined ? `tagged: relaying member 2 to the far end ${o.farEnd} from ${formatIpv4(relaySource)}` : 'untagged: forwarding the inner packets into this machine\'s IP stack';
+  const run = new CommandRun();
   try {
     sender = native.openIpv4Sender();
     receiver.start();
     await device.start();
     say(`registered as ${address} with ${o.router.join(', ')} (service ${o.service}, dup "${o.match}"); ${form}`);
-    if (o.duration !== undefined) timers.push(setTimeout(() => stop!(), o.duration * 1000));
-    if (process.stderr.isTTY) timers.push(setInterval(() => process.stderr.write(`\r${status(receiver.counters(), c)}   `), STATUS_MS));
-    await stopped;
+    run.stopAfter(o.duration);
+    run.showStatus(() => status(receiver.counters(), c));
+    await run.stopped;
   } finally {
-    for (const t of timers) clearTimeout(t);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    run.close();
     await device.stop();
     receiver.drain();
     flush();
@@ -174,10 +151,6 @@ async function sourceTowards(farEnd: string): Promise<number> {
   } catch (e) {
     throw new PeerOptionError(`--far-end: this machine has no route to ${farEnd} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-}
-
-function formatAddress(v: number): string {
-  return [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join('.');
 }
 
 function status(r: Record<keyof typeof RECEIVER_COUNTERS, number>, c: Record<DupPeerCounter, number>): string {

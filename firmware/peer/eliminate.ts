@@ -28,6 +28,7 @@ import { addon, type LinuxAddon } from '../../hal/drivers/linux/native.ts';
 import { parseIpv4 } from '../../hal/net/address.ts';
 import { TunDelivery } from './tun-delivery.ts';
 import { EliminateOptionError } from './errors.ts';
+import { CommandRun } from './command-run.ts';
 
 export interface EliminateOptions {
   /** Take GRE addressed to this address only (default: any address of this machine). */
@@ -65,7 +66,6 @@ const IPPROTO_GRE = 47;
 const SLOT_BYTES = 16384;
 /** Packets per receive burst and eliminator batch (the eliminator's default). */
 const BATCH = 64;
-const STATUS_MS = 1000;
 /** Longest reset timeout accepted: an hour. A talker restart would go unnoticed for longer than that. */
 const MAX_RESET_MS = 3_600_000;
 
@@ -191,33 +191,20 @@ export class FarEnd {
 export async function eliminateCommand(o: EliminateOptions): Promise<void> {
   const { history, resetMs, from } = checkOptions(o);
   const say = (line: string): void => { process.stderr.write(`twinflow eliminate: ${line}\n`); };
-  let stop: (() => void) | undefined;
-  const stopped = new Promise<void>((resolve) => { stop = resolve; });
   const far: FarEnd = new FarEnd({
     ...(o.address !== undefined ? { address: o.address } : {}), from, history, resetMs, ...(o.tun !== undefined ? { tun: o.tun } : {}),
-    onDelivered: () => { if (o.count !== undefined && far.counters.delivered >= o.count) stop!(); },
+    onDelivered: () => { if (o.count !== undefined && far.counters.delivered >= o.count) run.stop(); },
   });
-  const onSignal = (): void => stop!();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const timers: NodeJS.Timeout[] = [];
+  const run = new CommandRun();
   try {
     far.start();
     for (const w of far.tun.warnings()) say(`warning: ${w}`);
     say(`listening for GRE (key, sequence) to ${o.address ?? 'any address'}${from ? ` from ${o.from!.join(', ')}` : ''}; delivering through ${far.tun.name} (history ${history} packets, reset ${resetMs} ms)`);
-    if (o.duration !== undefined) timers.push(setTimeout(() => stop!(), o.duration * 1000));
-    let last = '';
-    timers.push(setInterval(() => {
-      const line = status(far.counters, far.streams());
-      if (process.stderr.isTTY) process.stderr.write(`\r${line}   `);
-      else if (line !== last) process.stderr.write(`twinflow eliminate: ${line}\n`);
-      last = line;
-    }, STATUS_MS));
-    await stopped;
+    run.stopAfter(o.duration);
+    run.showStatus(() => status(far.counters, far.streams()), say);
+    await run.stopped;
   } finally {
-    for (const t of timers) clearTimeout(t);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    run.close();
     far.drain();
     far.close();
   }

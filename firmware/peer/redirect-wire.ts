@@ -13,10 +13,11 @@
 //
 // Contract: the inner packet is untrusted; every function either writes a whole, valid packet
 // into `out` at `at` and returns its length, or returns a refusal naming why not. Nothing is
-// allocated. The outer IPv4 header gets a real checksum (the kernel recomputes it for a
-// header-included packet, but the bytes are then valid on their own, e.g. in a test's capture).
+// allocated. The outer IPv4 header (outer-ipv4.ts) gets a real checksum (the kernel recomputes it
+// for a header-included packet, but the bytes are then valid on their own, e.g. in a test's capture).
 
-import { IPV4_HEADER } from './dup-wire.ts';
+import { put16 } from '../../hal/net/bytes.ts';
+import { IPV4_HEADER, IPV4_MAX, writeOuterIpv4 } from './outer-ipv4.ts';
 
 /** GRE without options (RFC 2784): flags and version, protocol. */
 export const GRE_HEADER = 4;
@@ -26,10 +27,6 @@ export const WCCP_REDIRECT_HEADER = 4;
 export const RETURN_OVERHEAD = IPV4_HEADER + GRE_HEADER + WCCP_REDIRECT_HEADER;
 /** GRE protocol type of WCCP redirected (and returned) packets. */
 export const GRE_PROTOCOL_WCCP = 0x883e;
-/** "The Total Length field … allows the length of a datagram to be up to 65,535 octets" (RFC 791). */
-const IPV4_MAX = 0xffff;
-const IPPROTO_GRE = 47;
-const FLAG_DF = 0x4000;
 /** A locally originated packet's hop count: Linux's default. */
 export const RETURN_TTL = 64;
 
@@ -42,24 +39,6 @@ export function wholeIpv4(inner: Uint8Array): boolean {
   const ihl = (inner[0] & 0x0f) * 4;
   const total = (inner[2] << 8) | inner[3];
   return ihl >= IPV4_HEADER && total >= ihl && total <= inner.length;
-}
-
-/** RFC 1071 checksum of b[from, to). */
-function checksum(b: Uint8Array, from: number, to: number): number {
-  let sum = 0;
-  for (let i = from; i < to; i += 2) sum += (b[i] << 8) | (i + 1 < to ? b[i + 1] : 0);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-
-function put16(b: Uint8Array, at: number, v: number): void {
-  b[at] = v >>> 8;
-  b[at + 1] = v & 0xff;
-}
-
-function put32(b: Uint8Array, at: number, v: number): void {
-  put16(b, at, v >>> 16);
-  put16(b, at + 2, v & 0xffff);
 }
 
 export interface ReturnHeader {
@@ -76,17 +55,7 @@ export function returnPacket(out: Uint8Array, at: number, h: ReturnHeader, inner
   if (h.redirectHeader.length !== WCCP_REDIRECT_HEADER) return 'bad_header';
   const total = RETURN_OVERHEAD + inner.length;
   if (total > IPV4_MAX || at + total > out.length) return 'too_large';
-  out[at] = 0x45;
-  out[at + 1] = 0;
-  put16(out, at + 2, total);
-  put16(out, at + 4, 0); // the kernel picks an ID for a header-included packet with ID 0
-  put16(out, at + 6, FLAG_DF);
-  out[at + 8] = RETURN_TTL;
-  out[at + 9] = IPPROTO_GRE;
-  put16(out, at + 10, 0);
-  put32(out, at + 12, h.cache);
-  put32(out, at + 16, h.router);
-  put16(out, at + 10, checksum(out, at, at + IPV4_HEADER));
+  writeOuterIpv4(out, at, total, RETURN_TTL, h.cache, h.router);
   const gre = at + IPV4_HEADER;
   put16(out, gre, 0);
   put16(out, gre + 2, GRE_PROTOCOL_WCCP);

@@ -30,9 +30,9 @@
 // policy routing, IP_TRANSPARENT).
 
 import fs from 'node:fs';
-import { WccpDevice, type RouterLinkState, type WccpDeviceService } from '../shell/wccp/device.ts';
+import type { WccpDevice, WccpDeviceService } from '../shell/wccp/device.ts';
 import type { ReplicationRequest } from '../shell/wccp/extension.ts';
-import { MAX_WELL_KNOWN_SERVICE_ID, SERVICE_PORT_COUNT, WCCP_PORT, WEB_CACHE_SERVICE_ID } from '../shell/wccp/constants.ts';
+import { MAX_WELL_KNOWN_SERVICE_ID, SERVICE_PORT_COUNT, WEB_CACHE_SERVICE_ID } from '../shell/wccp/constants.ts';
 import { FilterError } from '../shell/filter/index.ts';
 import { parseIpv4 } from '../../hal/net/address.ts';
 import { addon, BURST_MAX } from '../../hal/drivers/linux/native.ts';
@@ -43,8 +43,10 @@ import { DEFAULT_TABLE, RESERVED_TABLES, TransparentRouting } from './transparen
 import { CacheServer, type CacheHttpCounter } from './cache-server.ts';
 import { bypassFilter, type BypassPredicate } from './bypass.ts';
 import { returnPacket, wholeIpv4 } from './redirect-wire.ts';
-import { addressTowards, checkOptions, type PeerOptions } from './command.ts';
+import { checkOptions, type PeerOptions } from './command.ts';
 import { PeerOptionError } from './errors.ts';
+import { peerDevice, registrationAddress } from './registration.ts';
+import { CommandRun } from './command-run.ts';
 
 export const REDIRECT_CACHE_COUNTERS = {
   served: 'diverted packets delivered into this machine\'s IP stack through the TUN (to the transparent listeners)',
@@ -64,7 +66,6 @@ export type RedirectCacheCounter = keyof typeof REDIRECT_CACHE_COUNTERS;
 export const WEB_CACHE_PORT = 80;
 /** Bytes of one queue slot: the largest IPv4 packet the receiver hands on, with the return's header. */
 const SLOT_BYTES = 16384;
-const STATUS_MS = 1000;
 const TCP = 6;
 /** Every address: the listeners take connections to any origin the router diverts. */
 const ANY_ADDRESS = '0.0.0.0';
@@ -230,23 +231,13 @@ class DivertedPackets {
 export async function redirectCacheCommand(o: PeerOptions): Promise<void> {
   checkOptions(o);
   const plan = checkRedirectOptions(o);
-  const routerPort = o.routerPort ?? WCCP_PORT;
-  const address = o.address ?? await addressTowards(o.router[0], routerPort);
-  if (o.router.includes(address) && (o.port ?? WCCP_PORT) === routerPort) {
-    throw new PeerOptionError(`--address: the router ${address} is this machine's own address; give the cache another one`);
-  }
+  const address = await registrationAddress(o, 'give the cache another one');
   const request: ReplicationRequest = {
     mode: 'redirect', encapsulation: 'gre-wccp', filter: o.match, snaplen: 0, sample: 1, ratePps: 0, rateBps: 0, lifetime: 0,
   };
   const say = (line: string): void => { process.stderr.write(`twinflow peer: ${line}\n`); };
   const native = addon();
-  let stop: (() => void) | undefined;
-  const stopped = new Promise<void>((resolve) => { stop = resolve; });
-  const onSignal = (): void => stop!();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-
-  const timers: NodeJS.Timeout[] = [];
+  const run = new CommandRun();
   let tun: TunDelivery | null = null;
   let routing: TransparentRouting | null = null;
   let sender = -1;
@@ -265,35 +256,17 @@ export async function redirectCacheCommand(o: PeerOptions): Promise<void> {
     packets = new DivertedPackets(parseIpv4(address)!, tun, plan.bypass, send >= 0 ? (mem, a, l, n) => native.sendIpv4Burst(send, mem, a, l, n) : null);
     const path = packets;
     receiver = new ReplicaReceiver({ address, routers: o.router, onReplica: (r) => path.take(r) });
-    device = new WccpDevice({
-      address,
-      ...(o.port !== undefined ? { port: o.port } : {}),
-      routers: o.router,
-      routerPort,
-      service: plan.service,
-      ...(o.password !== undefined ? { password: o.password } : {}),
-      request,
-      fastJoin: true,
-      onState: (router: string, state: RouterLinkState) => say(`router ${router}: ${state}`),
-      log: say,
-    });
+    // The cache's own service (checkRedirectOptions): web-cache, or a dynamic one with its ports.
+    device = peerDevice(o, { address, service: plan.service, request, say });
     receiver.start();
     await device.start();
     say(`registered as ${address} with ${o.router.join(', ')} (service ${o.service}, redirect "${o.match}"); serving TCP ${plan.ports.join(', ')} ${plan.root !== undefined ? `from ${plan.root}` : 'with a fixed answer'} through ${tun.name} (table ${plan.table})${o.bypass !== undefined ? `; returning "${o.bypass}" to the router` : ''}`);
-    if (o.duration !== undefined) timers.push(setTimeout(() => stop!(), o.duration * 1000));
-    let last = '';
+    run.stopAfter(o.duration);
     const rx = receiver;
-    timers.push(setInterval(() => {
-      const line = status(rx.counters(), path.counters, server.counters);
-      if (process.stderr.isTTY) process.stderr.write(`\r${line}   `);
-      else if (line !== last) say(line);
-      last = line;
-    }, STATUS_MS));
-    await stopped;
+    run.showStatus(() => status(rx.counters(), path.counters, server.counters), say);
+    await run.stopped;
   } finally {
-    for (const t of timers) clearTimeout(t);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    run.close();
     await device?.stop();
     receiver?.drain();
     packets?.flush();

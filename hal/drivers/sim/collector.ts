@@ -17,7 +17,8 @@
 import type { SimEndpoint } from './endpoint.ts';
 import { ConfigCheck } from './config.ts';
 import { IPV4_BYTES, MAC_BYTES, bytesEqual, ipv4Bytes } from '../../net/address.ts';
-import { Eth, EtherType, IpProto, be32, parseIp, parseLink } from './packets.ts';
+import { be32 } from '../../net/bytes.ts';
+import { Eth, EtherType, IpProto, parseIp, parseLink } from './packets.ts';
 import { decapsulateGre, type ReplicaEncap } from './decap.ts';
 
 /** Configuration of a Collector. */

@@ -16,7 +16,8 @@
 // caller's bytes (no copy). ERSPAN type I (0x88BE without a sequence number) and ERSPAN III frame
 // types other than Ethernet are not supported (reason `unsupported`).
 
-import { EtherType, Ipv4, Ipv6, be16, be32, checksumOf, onesSum } from './packets.ts';
+import { be16, be32, checksumOf, onesSum } from '../../net/bytes.ts';
+import { EtherType, Ipv4, Ipv6 } from './packets.ts';
 
 /** The encapsulations a replica arrives in (the router's EncapName values). */
 export type ReplicaEncap = 'gre' | 'erspan2' | 'erspan3' | 'gre-seq';

@@ -6,7 +6,7 @@
 // the varying bytes); lookups read frame bytes at offsets the caller's parse has checked.
 
 import { IPV4_BYTES, IPV6_BYTES, MAC_BYTES, bytesEqual, ipv4Bytes, ipv6Low32, ipv6Plus, macPlus } from '../../net/address.ts';
-import { be32 } from './packets.ts';
+import { be32 } from '../../net/bytes.ts';
 
 /** Most hosts in one group: a /16 worth; every host's addresses are kept as bytes. */
 export const MAX_HOSTS = 65536;

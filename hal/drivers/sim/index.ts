@@ -16,10 +16,10 @@ export type { DecapFailure, Decapsulated, ReplicaEncap } from './decap.ts';
 export { SimConfigError } from './config.ts';
 export { HostBlock, MAX_HOSTS } from './hosts.ts';
 export {
-  be16, be32, buildFrame, checksumOf, Eth, EtherType, Icmp, IpProto, Ipv4, Ipv6, onesSum, parseIp, parseLink, parseSegment,
-  pseudoHeaderSum, put16, put32, Tcp, TcpFlag, Udp, Vlan,
+  buildFrame, Eth, EtherType, Icmp, IpProto, Ipv4, Ipv6, parseIp, parseLink, parseSegment, pseudoHeaderSum, Tcp, TcpFlag, Udp, Vlan,
 } from './packets.ts';
 export type { FrameSpec, IcmpSpec, IpView, LinkView, SegmentView, TcpSpec, UdpSpec } from './packets.ts';
 export { LINK_MTU, MAX_PAYLOAD_BYTES, MIN_PAYLOAD_BYTES, MSS_IPV4, MSS_IPV6, patternPayload, REQUEST_ID_BYTES } from './protocol.ts';
 export { mix32, XorShift32 } from '../../prng.ts';
 export { formatIpv4, formatIpv6, formatMac, parseIpv4, parseIpv6, parseMac } from '../../net/address.ts';
+export { be16, be32, checksumOf, onesSum, put16, put32 } from '../../net/bytes.ts';

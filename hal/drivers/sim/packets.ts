@@ -16,6 +16,7 @@
 // never send them): the fixed header's Next Header is taken as the transport protocol.
 
 import { IPV4_BYTES, IPV6_BYTES } from '../../net/address.ts';
+import { be16, be32, checksumOf, onesSum, put16, put32 } from '../../net/bytes.ts';
 
 /** Ethernet II header (offsets from the frame start). */
 export const Eth = {
@@ -144,48 +145,11 @@ const NIBBLE_SHIFT = 4;
 const IPV6_VERSION_SHIFT = 28;
 const DEFAULT_TTL = 64;
 const DEFAULT_WINDOW = 65535;
-const BYTE = 0xff;
-const WORD = 0xffff;
 const WORD_MODULUS = 0x10000;
 /** RFC 768: a computed UDP checksum of zero is sent as all ones (zero means "none", IPv4 only). */
 const UDP_ZERO_CHECKSUM = 0xffff;
 
-// ── byte helpers ────────────────────────────────────────────────────────────────────────────
-
-/** Big-endian u16 at `o`. */
-export const be16 = (b: Uint8Array, o: number): number => (b[o] << 8) | b[o + 1];
-/** Big-endian u32 at `o`. */
-export const be32 = (b: Uint8Array, o: number): number => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
-/** Stores a big-endian u16. */
-export function put16(b: Uint8Array, o: number, v: number): void {
-  b[o] = (v >>> 8) & BYTE;
-  b[o + 1] = v & BYTE;
-}
-/** Stores a big-endian u32. */
-export function put32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = (v >>> 16) & BYTE;
-  b[o + 2] = (v >>> 8) & BYTE;
-  b[o + 3] = v & BYTE;
-}
-
-// ── checksums (RFC 1071) ────────────────────────────────────────────────────────────────────
-
-/** Ones'-complement sum of b[start..end) as big-endian 16-bit words (odd tail padded), unfolded. */
-export function onesSum(b: Uint8Array, start: number, end: number, acc = 0): number {
-  let s = acc;
-  let i = start;
-  for (; i + 1 < end; i += 2) s += (b[i] << 8) | b[i + 1];
-  if (i < end) s += b[i] << 8;
-  return s;
-}
-
-/** Folds a sum to 16 bits and complements it: the value a checksum field holds. */
-export function checksumOf(sum: number): number {
-  let s = sum;
-  while (s > WORD) s = (s % WORD_MODULUS) + Math.floor(s / WORD_MODULUS);
-  return ~s & WORD;
-}
+// ── checksums (RFC 1071; the sum itself is hal/net/bytes.ts) ────────────────────────────────
 
 /** Sum of the pseudo-header of a transport checksum (RFC 768 / 9293 for IPv4, RFC 8200 §8.1 for IPv6). */
 export function pseudoHeaderSum(b: Uint8Array, srcAt: number, dstAt: number, addrLen: number, proto: number, length: number): number {

@@ -22,9 +22,10 @@ import type { SimEndpoint } from './endpoint.ts';
 import { ConfigCheck } from './config.ts';
 import { Fifo } from './fifo.ts';
 import { HostBlock, MAX_HOSTS } from './hosts.ts';
-import { Eth, IpProto, TcpFlag, be32, buildFrame, parseSegment, type SegmentView, type TcpSpec, type UdpSpec } from './packets.ts';
+import { Eth, IpProto, TcpFlag, buildFrame, parseSegment, type SegmentView, type TcpSpec, type UdpSpec } from './packets.ts';
 import { MAX_PAYLOAD_BYTES, MIN_PAYLOAD_BYTES, MSS_IPV4, MSS_IPV6, REQUEST_ID_BYTES, WINDOW, patternPayload } from './protocol.ts';
 import { MAC_BYTES } from '../../net/address.ts';
+import { be32 } from '../../net/bytes.ts';
 import { XorShift32, mix32 } from '../../prng.ts';
 
 /** Configuration of a ServerGroup. */
