@@ -12,7 +12,7 @@
 import { addon, BURST_MAX, type LinuxAddon } from '../../hal/drivers/linux/native.ts';
 import { decapsulateGre, WccpRedirect, type DecapFailure, type ReplicaEncap } from '../../hal/drivers/sim/decap.ts';
 import { formatIpv4, parseIpv4 } from '../../hal/net/address.ts';
-import { be32 } from '../../hal/drivers/sim/packets.ts';
+import { be32 } from '../../hal/net/bytes.ts';
 
 /** One decapsulated replica. */
 export interface ReceivedReplica {

@@ -21,7 +21,7 @@
 // Counters: every packet the receiver decapsulated ends in exactly one of served, returned,
 // not_wccp, not_ipv4, truncated, tun_blocked, tun_refused, return_too_large, return_blocked,
 // return_refused (REDIRECT_CACHE_COUNTERS; what the receiver could not decapsulate it counts
-// itself: malformed, not_from_router). The HTTP server counts connections and answers.
+// itself: malformed, not_from_router, not_for_us). The HTTP server counts connections and answers.
 //
 // Contract: bad options are one line and exit status 2 (PeerOptionError); a setup step that fails
 // (no root, a routing table in use) undoes the ones before it; on SIGINT/SIGTERM or after

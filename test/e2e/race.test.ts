@@ -190,14 +190,23 @@ async function abort(r: RunningRouter): Promise<void> {
   assert.is(out.status, 28, `curl timed out, as asked: ${out.stderr}`);
 }
 
-/** The port rows of the router's last status table (`twinflow boot` prints one when it stops). */
-function statusRows(stdout: string): Record<string, { rx: number; forwarded: number; redirected: number; dropped: number }> {
-  const table = stdout.slice(stdout.lastIndexOf('port        rx_packets'));
-  const rows: Record<string, { rx: number; forwarded: number; redirected: number; dropped: number }> = {};
-  for (const line of table.split('\n').slice(1)) {
-    const m = /^(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+\s+\d+$/.exec(line);
-    if (!m) break;
-    rows[m[1]] = { rx: Number(m[2]), forwarded: Number(m[3]), redirected: Number(m[4]), dropped: Number(m[5]) };
+/**
+ * The port rows of the router's last status table (`twinflow boot` prints one when it stops),
+ * read by the table's own header, so a new column does not shift the others.
+ */
+function statusRows(stdout: string): Record<string, { rx: number; forwarded: number; redirected: number; returned: number; dropped: number }> {
+  const lines = stdout.slice(stdout.lastIndexOf('port        rx_packets')).split('\n');
+  const columns = lines[0]!.trim().split(/\s+/);
+  const rows: Record<string, { rx: number; forwarded: number; redirected: number; returned: number; dropped: number }> = {};
+  for (const line of lines.slice(1)) {
+    const cells = line.trim().split(/\s+/);
+    if (cells.length !== columns.length || !cells.slice(1).every((c) => /^\d+$/.test(c))) break;
+    const v = (name: string): number => {
+      const at = columns.indexOf(name);
+      assert.ok(at > 0, `the status table has a ${name} column: ${lines[0]}`);
+      return Number(cells[at]);
+    };
+    rows[cells[0]!] = { rx: v('rx_packets'), forwarded: v('forwarded'), redirected: v('redirected'), returned: v('returned'), dropped: v('dropped') };
   }
   return rows;
 }
@@ -271,7 +280,7 @@ test('race: every request succeeds, the fastest wins, losers are reset, the othe
     await r.stop();
     const status = statusRows(r.process.stdout);
     assert.equal(Object.keys(status), ['cli', 'm0', 'm1', 'm2'], 'the final status table');
-    for (const [name, p] of Object.entries(status)) assert.is(p.rx, p.forwarded + p.redirected + p.dropped, `status of port ${name}: the held-back answers are among the dropped`);
+    for (const [name, p] of Object.entries(status)) assert.is(p.rx, p.forwarded + p.redirected + p.returned + p.dropped, `status of port ${name}: the held-back answers are among the dropped`);
     assert.ok(status.m0.dropped >= end.ports.m0.dropped_race, 'the loser\'s late answers show as dropped');
     process.stderr.write(`race figures: wins of ${REQUESTS / 2} with all three ${JSON.stringify(t1)}, after ${SERVERS[FASTEST].name} stopped ${JSON.stringify(t3)}; late answers reset ${s.race_resets} (of ${s.race_late}), refusals held ${s.race_refused}; all refused after ${(Number(refused.stdout) * 1000).toFixed(1)} ms; median time per request ${perServer(first)}, then ${perServer(second)}\n`);
   });
