@@ -7,10 +7,7 @@ import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { loadBoard, dataPlaneSpec, BoardError, type Board, type BoardPort, type DemoSession } from './board.ts';
 import { LineCard } from './linecard.ts';
 import { SimPortDriver } from '../../hal/drivers/sim/driver.ts';
-import { LinuxPortDriver } from '../../hal/drivers/linux/driver.ts';
-import { InterfaceError } from '../../hal/drivers/linux/errors.ts';
-import { HostPortDriver } from '../../hal/drivers/host/driver.ts';
-import { ClientGroup, Collector, ServerGroup, type ClientGroupConfig, type CollectorConfig, type ServerGroupConfig } from '../../hal/drivers/sim/index.ts';
+import { mediumDriver } from './port-medium.ts';
 import type { SimEndpoint } from '../../hal/drivers/sim/endpoint.ts';
 import type { PortDriver } from '../../hal/driver.ts';
 import { OptionalPortDriver } from '../../hal/drivers/absent/driver.ts';
@@ -44,17 +41,6 @@ export interface RunningCard {
 
 const RENDER_INTERVAL_NS = 1_000_000_000n;
 
-function endpointFor(board: Board, port: BoardPort, i: number): SimEndpoint {
-  const e = port.endpoint;
-  if (!e) throw new BoardError(board.file, `ports.${i}.endpoint`, 'a sim port needs an endpoint');
-  const { kind, ...config } = e;
-  switch (kind) {
-    case 'clients': return new ClientGroup({ name: port.name, ...config } as unknown as ClientGroupConfig);
-    case 'servers': return new ServerGroup({ name: port.name, ...config } as unknown as ServerGroupConfig);
-    case 'collector': return new Collector({ name: port.name, ...config } as unknown as CollectorConfig);
-  }
-}
-
 function driverFor(board: Board, port: BoardPort, endpoints: Map<string, SimEndpoint>): PortDriver {
   const driver = portDriver(board, port, endpoints);
   if (port.fault === undefined) return driver;
@@ -70,33 +56,18 @@ function driverFor(board: Board, port: BoardPort, endpoints: Map<string, SimEndp
 function portDriver(board: Board, port: BoardPort, endpoints: Map<string, SimEndpoint>): PortDriver {
   if (port.optional) {
     // The port may be missing on this machine: the router runs with it down (counted).
-    return new OptionalPortDriver(() => mediumDriver(board, port, endpoints), (reason) => {
+    return new OptionalPortDriver(() => mediumOf(board, port, endpoints), (reason) => {
       process.stderr.write(`twinflow: port "${port.name}" is down: ${reason}\n`);
     });
   }
-  return mediumDriver(board, port, endpoints);
+  return mediumOf(board, port, endpoints);
 }
 
-function mediumDriver(board: Board, port: BoardPort, endpoints: Map<string, SimEndpoint>): PortDriver {
-  const i = board.ports.indexOf(port);
-  switch (port.driver) {
-    case 'sim': {
-      const endpoint = endpointFor(board, port, i);
-      endpoints.set(port.name, endpoint);
-      return new SimPortDriver(endpoint);
-    }
-    case 'linux':
-      try {
-        return new LinuxPortDriver({ interface: port.interface ?? '' });
-      } catch (e) {
-        if (e instanceof InterfaceError) throw new BoardError(board.file, `ports.${i}.interface`, e.message);
-        throw e;
-      }
-    case 'host':
-      return new HostPortDriver();
-    default:
-      throw new BoardError(board.file, `ports.${i}.driver`, `"${port.driver}" ports cannot be booted by this command yet`);
-  }
+/** The port's medium driver; a sim port's endpoint is recorded for the status display. */
+function mediumOf(board: Board, port: BoardPort, endpoints: Map<string, SimEndpoint>): PortDriver {
+  const driver = mediumDriver(board, port);
+  if (driver instanceof SimPortDriver) endpoints.set(port.name, driver.endpoint);
+  return driver;
 }
 
 /** Resolves demo sessions of the board to SessionSpecs for the card that owns their port. */

@@ -85,7 +85,7 @@ test('a board port a card cannot drive fails start() with BoardError naming the 
     assert.unreachable('start() resolved');
   } catch (e) {
     assert.instance(e, BoardError);
-    assert.match((e as Error).message, /^pcap-board: ports\.\d\.driver: "pcap" ports cannot be run by a line card yet$/);
+    assert.match((e as Error).message, /^pcap-board: ports\.\d\.driver: "pcap" ports cannot be booted \(a capture file is run with twinflow replay\)$/);
   }
 });
 
